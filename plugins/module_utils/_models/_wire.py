@@ -1,0 +1,310 @@
+# Private to pvefleet.sdn: not a public API.
+"""The base of every SDN model, the field types they share, and PVE's wire form.
+
+Python field names are the module options (snake_case); the PVE key is the alias, always the
+same name with `-` for `_` (`vrf_vxlan` <-> `vrf-vxlan`). Values go out the way PVE's form
+decoder wants them (pve-sdn-api.md §2.3): booleans as 1/0, `*-list` formats as one comma string,
+array parameters (`dhcp-range`) as a list the client repeats as form keys. Values come back as
+PVE's JSON prints them (§2.4): numbers for integers and booleans, comma strings for lists.
+
+Validators raise ValueError with a rule written for the user ("must be between 1 and 16777215");
+`_input_errors.py` turns them into InvalidInput. Rules that look at several fields raise
+RuleViolation, which names the fields itself.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, get_args
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import pydantic
+
+if TYPE_CHECKING:
+    from typing import Self
+
+# Validation context for data read from a remote. Rules that look at several fields are what
+# *we* check before sending; PVE's own config is taken as it is, so that reading an object that
+# was written by other tools (or older PVE) never fails on our stricter pre-checks.
+REMOTE: Mapping[str, Any] = {"source": "remote"}
+
+
+def wire_key(option: str) -> str:
+    """PVE's name for a model field (`vrf_vxlan` -> `vrf-vxlan`)."""
+    return option.replace("_", "-")
+
+
+def option_name(key: str) -> str:
+    """The module option for a PVE key (`vrf-vxlan` -> `vrf_vxlan`)."""
+    return key.replace("-", "_")
+
+
+def is_remote(info: Any) -> bool:
+    """Whether a validator runs on data read from PVE (see REMOTE)."""
+    context = getattr(info, "context", None)
+    return bool(context) and context.get("source") == REMOTE["source"]
+
+
+class RuleViolation(ValueError):
+    """A rule over several fields failed; `errors` maps option names to the broken rule."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {rule}" for field, rule in errors.items()))
+        self.errors = dict(errors)
+
+
+# --- rule builders -----------------------------------------------------------------------
+
+
+def int_between(low: int, high: int | None = None) -> Callable[[int], int]:
+    """Check an integer against PVE's schema minimum/maximum."""
+    rule = f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
+
+    def check(value: int) -> int:
+        if value < low or (high is not None and value > high):
+            raise ValueError(rule)
+        return value
+
+    return check
+
+
+def matches(pattern: str, rule: str, *, min_len: int = 0, max_len: int | None = None,
+            flags: int = 0) -> Callable[[str], str]:
+    """Check a string against an anchored pattern and a length, with one rule text for both."""
+    compiled = re.compile(pattern, flags)
+
+    def check(value: str) -> str:
+        too_long = max_len is not None and len(value) > max_len
+        if len(value) < min_len or too_long or not compiled.fullmatch(value):
+            raise ValueError(rule)
+        return value
+
+    return check
+
+
+def split_list(value: Any) -> Any:
+    """Accept a list, or PVE's `*-list` string: items split on `,`, `;` or whitespace (§2.3)."""
+    if isinstance(value, str):
+        return [item for item in re.split(r"[,;\s]+", value) if item]
+    return value
+
+
+def sorted_unique(items: list[str]) -> list[str]:
+    """Lists that are sets to PVE compare and travel sorted (pve-sdn-objects.md §1.8)."""
+    return sorted(set(items))
+
+
+def ip_address(value: str) -> str:
+    """One IPv4 or IPv6 address, in its canonical text (so `fd00::0001` equals `fd00::1`)."""
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError("must be an IPv4 or IPv6 address") from None
+
+
+def sorted_ips(items: list[str]) -> list[str]:
+    unique = {ipaddress.ip_address(item) for item in items}
+    return [str(ip) for ip in sorted(unique, key=lambda ip: (ip.version, int(ip)))]
+
+
+def route_target(value: str) -> str:
+    """`ASN:NN`, both parts 0-4294967295 (format pve-sdn-bgp-rt, pve-sdn-api.md §7.2)."""
+    parts = value.strip().split(":")
+    if len(parts) == 2 and all(part.isdigit() for part in parts):
+        numbers = [int(part) for part in parts]
+        if all(number <= 4294967295 for number in numbers):
+            return f"{numbers[0]}:{numbers[1]}"
+    raise ValueError("must be a route target ASN:NN, both numbers between 0 and 4294967295")
+
+
+def sorted_route_targets(items: list[str]) -> list[str]:
+    return sorted(set(items), key=lambda rt: tuple(int(part) for part in rt.split(":")))
+
+
+def not_empty(items: list[Any]) -> list[Any]:
+    if not items:
+        raise ValueError("must not be empty")
+    return items
+
+
+def lower(value: str) -> str:
+    return value.lower()
+
+
+# --- shared field types (formats from pve-sdn-api.md §6 and §7.2) -------------------------
+
+# Zone and vnet IDs: pve-sdn-zone-id / pve-sdn-vnet-id (pve-sdn-objects.md §4.1).
+_SHORT_ID = r"[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]"
+ZoneId = Annotated[str, pydantic.AfterValidator(matches(
+    _SHORT_ID, "must be 2 to 8 characters, a letter then letters or digits",
+    min_len=2, max_len=8))]
+VnetId = ZoneId
+ControllerId = Annotated[str, pydantic.AfterValidator(matches(
+    r"[a-zA-Z][a-zA-Z0-9_-]*[a-zA-Z0-9]",
+    "must be 2 to 64 characters: a letter, then letters, digits, '_' or '-', "
+    "ending with a letter or digit", min_len=2, max_len=64))]
+# pve-sdn-fabric-id (pve-sdn-api.md §6.6).
+FabricId = Annotated[str, pydantic.AfterValidator(matches(
+    r"[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]",
+    "must be 2 to 8 characters: letters, digits or '-', not starting or ending with '-'"))]
+NodeName = Annotated[str, pydantic.AfterValidator(matches(
+    r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?",
+    "must be a node name: letters, digits and '-', not starting or ending with '-'"))]
+NodeList = Annotated[list[NodeName], pydantic.BeforeValidator(split_list),
+                     pydantic.AfterValidator(sorted_unique)]
+DnsName = Annotated[str, pydantic.AfterValidator(matches(
+    r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*",
+    "must be a DNS name: dot-separated labels of letters, digits and '-'"))]
+IpAddress = Annotated[str, pydantic.AfterValidator(ip_address)]
+IpList = Annotated[list[IpAddress], pydantic.BeforeValidator(split_list),
+                   pydantic.AfterValidator(sorted_ips)]
+# mac-addr: unicast only, the second hex digit even (pve-sdn-api.md §6.1). Lower-cased so
+# that the upper-case MAC PVE generates compares equal to the same MAC written in lower case.
+MacAddress = Annotated[str, pydantic.AfterValidator(matches(
+    r"[a-f0-9][02468ace](:[a-f0-9]{2}){5}",
+    "must be a unicast MAC address like 02:00:00:00:00:01", flags=re.IGNORECASE)),
+    pydantic.AfterValidator(lower)]
+RouteTargetList = Annotated[list[Annotated[str, pydantic.AfterValidator(route_target)]],
+                            pydantic.BeforeValidator(split_list),
+                            pydantic.AfterValidator(sorted_route_targets)]
+# pve-iface (pve-sdn-api.md §7.2).
+InterfaceName = Annotated[str, pydantic.AfterValidator(matches(
+    r"[a-z][a-z0-9_]{1,20}([:.]\d+)?",
+    "must be an interface name: a letter, 1 to 20 letters, digits or '_', "
+    "optionally .N or :N", flags=re.IGNORECASE))]
+InterfaceList = Annotated[list[InterfaceName], pydantic.BeforeValidator(split_list),
+                          pydantic.AfterValidator(sorted_unique), pydantic.AfterValidator(not_empty)]
+
+_CONFIG = pydantic.ConfigDict(
+    alias_generator=wire_key,
+    populate_by_name=True,
+    # An option another type does not have is an error, as in PVE ("unexpected property").
+    extra="forbid",
+    frozen=True,
+    # PVE prints config strings that look like numbers as JSON strings, but be safe.
+    coerce_numbers_to_str=True,
+)
+
+
+class WireValue(pydantic.BaseModel):
+    """A value made of named parts (PVE's property strings, such as one dhcp-range)."""
+
+    model_config = _CONFIG
+
+    def to_property_string(self) -> str:
+        return ",".join(f"{wire_key(name)}={value}" for name, value in self.user_view().items())
+
+    def user_view(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in type(self).model_fields
+                if getattr(self, name) is not None}
+
+
+class SdnObject(pydantic.BaseModel):
+    """One zone, vnet, subnet or controller as the user wants it or as PVE has it.
+
+    Only the options present in the input count as specified (`specified()`): what a user
+    leaves out is left alone on the remote (see `_compare.changes`).
+    """
+
+    model_config = _CONFIG
+
+    # The field that names the object (`zone`, `vnet`, `subnet`, `controller`).
+    ID_FIELD: ClassVar[str]
+    # How messages name the object type ("vlan zone", "vnet").
+    LABEL: ClassVar[str]
+    # Fields an update cannot change: PVE cannot change a type (pve-sdn-objects.md §0).
+    IDENTITY: ClassVar[frozenset[str]] = frozenset({"type"})
+    # Fields that travel in the request path, never in a body.
+    PATH_ONLY: ClassVar[frozenset[str]] = frozenset()
+    # The value PVE uses when an option is unset (schema `default`); booleans default to false.
+    DEFAULTS: ClassVar[Mapping[str, Any]] = {}
+    # Options PVE fills in itself when unset (evpn zone `mac`): never removed by a purge.
+    GENERATED: ClassVar[frozenset[str]] = frozenset()
+    # Groups of options of which at most one may be set: setting one removes the others.
+    EXCLUSIVE: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    @property
+    def object_id(self) -> str:
+        """The ID PVE uses in the item path."""
+        return str(getattr(self, self.ID_FIELD))
+
+    @property
+    def parent_id(self) -> str | None:
+        """The ID of the object whose path this one lives under (a subnet's vnet)."""
+        return None
+
+    def specified(self) -> dict[str, Any]:
+        """The options the input set, plus ID and type; unset (None) options left out."""
+        names = set(self.model_fields_set) | {self.ID_FIELD, "type"}
+        return {name: getattr(self, name) for name in type(self).model_fields
+                if name in names and getattr(self, name) is not None}
+
+    def to_wire(self) -> dict[str, Any]:
+        """The body of a create (POST): every specified option in PVE's form."""
+        body: dict[str, Any] = {}
+        for name, value in self.specified().items():
+            if name in self.PATH_ONLY:
+                continue
+            encoded = wire_value(value)
+            if encoded is not None:
+                body[wire_key(name)] = encoded
+        return body
+
+    def user_view(self) -> dict[str, Any]:
+        """The object as module options (snake_case, lists as lists): what diffs show."""
+        return {name: user_value(value) for name, value in self.specified().items()}
+
+    def completeness_errors(self) -> dict[str, str]:
+        """Rules that need the whole object (create, or the result of an update).
+
+        A desired state names only what the user wants to change, so a rule such as "exactly
+        one of peers / fabric" can only be judged after the current options are merged in.
+        """
+        return {}
+
+    @classmethod
+    def wire_fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Keep the options of this model from a GET item, keyed by option name.
+
+        Drops what is not an option: `digest`, `state`, `pending` (pve-sdn-api.md §5.2) and
+        anything PVE adds that we do not model (a vnet's generated `mac` in a simple zone).
+        """
+        known = {wire_key(name): name for name in cls.model_fields}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            name = known.get(key)
+            if name is None or value is None or value == []:
+                continue
+            values[name] = value
+        return values
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Self:
+        """Parse one item of a PVE GET (see `wire_fields`)."""
+        return cls.model_validate(cls.wire_fields(data), context=REMOTE)
+
+
+def wire_value(value: Any) -> Any:
+    """One value in PVE's form: 1/0, comma string, or a list of property strings."""
+    if isinstance(value, bool):
+        return 1 if value else 0
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return None
+        if isinstance(value[0], WireValue):
+            return [item.to_property_string() for item in value]
+        return ",".join(str(item) for item in value)
+    return value
+
+
+def user_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [user_value(item) for item in value]
+    if isinstance(value, WireValue):
+        return value.user_view()
+    return value
+
+
+def is_bool_field(model: type[pydantic.BaseModel], name: str) -> bool:
+    annotation = model.model_fields[name].annotation
+    return annotation is bool or bool in get_args(annotation)
