@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._input_errors import with_article
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import (
     SdnObject,
+    WireValue,
     is_bool_field,
     wire_key,
     wire_value,
@@ -34,8 +36,10 @@ class ChangeSet:
 def normalised(model: SdnObject, name: str) -> Any:
     """The value of an option as PVE behaves: unset means the default, [] means unset."""
     value = getattr(model, name, None)
-    if isinstance(value, list) and not value:
-        value = None
+    if isinstance(value, list):
+        # Every list option is a set to PVE (it sorts nodes and dhcp-range before comparing,
+        # §1.8); the order only needs to be the same on both sides.
+        value = sorted(value, key=_sort_key) or None
     if value is None:
         value = model.DEFAULTS.get(name)
     if value is None and name in type(model).model_fields and is_bool_field(type(model), name):
@@ -43,14 +47,18 @@ def normalised(model: SdnObject, name: str) -> Any:
     return value
 
 
+def _sort_key(item: Any) -> str:
+    return item.to_property_string() if isinstance(item, WireValue) else str(item)
+
+
 def check_same_type(desired: SdnObject, current: SdnObject) -> None:
     """PVE cannot change an object's type (pve-sdn-objects.md §0): say so before trying."""
-    if desired.type != current.type:  # type: ignore[attr-defined]
+    if getattr(desired, "type") != getattr(current, "type"):
         kind = desired.ID_FIELD
         raise InvalidInput({"type": (
-            f"{kind} {current.object_id!r} exists as {current.LABEL}; PVE cannot change the type "
-            f"of a {kind}, so delete it first (state=absent) and then create it as "
-            f"{desired.LABEL}")})
+            f"{kind} {current.object_id!r} exists as {with_article(current.LABEL)}; PVE cannot "
+            f"change the type of a {kind}, so delete it first (state=absent) and then create it "
+            f"as {with_article(desired.LABEL)}")})
 
 
 def changes(desired: SdnObject, current: SdnObject, *, purge: bool = False) -> ChangeSet:

@@ -105,7 +105,7 @@ def _quoted(text: str) -> list[str]:
 
 
 def _got(value: Any) -> str:
-    if value is None or isinstance(value, Mapping):
+    if value is None or isinstance(value, Mapping) or value == []:
         return ""
     text = repr(value)
     if len(text) > _GOT_LIMIT:

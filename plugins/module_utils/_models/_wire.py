@@ -236,7 +236,10 @@ class SdnObject(pydantic.BaseModel):
     def specified(self) -> dict[str, Any]:
         """The options the input set, plus ID and type; unset (None) options left out."""
         names = set(self.model_fields_set) | {self.ID_FIELD, "type"}
-        return {name: getattr(self, name) for name in type(self).model_fields
+        # ID and type first: diffs read better that way.
+        order = [self.ID_FIELD, "type", *(name for name in type(self).model_fields
+                                          if name not in (self.ID_FIELD, "type"))]
+        return {name: getattr(self, name) for name in order
                 if name in names and getattr(self, name) is not None}
 
     def to_wire(self) -> dict[str, Any]:

@@ -1,0 +1,306 @@
+# Private to pvefleet.sdn: not a public API.
+"""Read, plan and apply one SDN object: the state machine every object module shares.
+
+    current = await read(client, ZONE, "evpn1")            # the pending config file (+ digest)
+    the_plan = plan(ZONE, parse_zone(options), current)    # create / update / delete / none
+    result = await apply(client, the_plan, lock_token, check_mode)
+
+Idempotency compares with the pending config files as they are (the default GET,
+pve-sdn-api.md §5.2): that is what our writes change, and it carries the digest an update
+sends back for optimistic concurrency (§5.3). Check mode and the before/after diff are
+written here once, for zones, vnets, subnets and controllers alike.
+"""
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Protocol
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, InvalidInput
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._compare import (
+    changes,
+    check_same_type,
+)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._controllers import (
+    controller_from_wire,
+    parse_controller,
+)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._subnets import (
+    check_subnet_against_vnet,
+    parse_subnet,
+    subnet_from_wire,
+)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._vnets import (
+    check_vnet_against_zone,
+    parse_vnet,
+    vnet_from_wire,
+)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import (
+    REMOTE,
+    SdnObject,
+    option_name,
+)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._zones import (
+    parse_zone,
+    zone_from_wire,
+)
+
+Action = Literal["create", "update", "delete", "none"]
+View = Literal["pending-file", "running", "pending"]
+
+# GET parameters of each view (pve-sdn-objects.md §1.8): the pending files as they are (with
+# digest), the last applied config, or running merged with what an apply would change.
+_VIEW_PARAMS: Mapping[str, Optional[Mapping[str, Any]]] = {
+    "pending-file": None,
+    "running": {"running": 1},
+    "pending": {"pending": 1},
+}
+# A key removed in pending shows as this literal string in the pending view (§1.8).
+_DELETED_MARK = "deleted"
+
+
+class SdnClient(Protocol):
+    """What this module needs of PveClient (`_client.py`)."""
+
+    async def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any: ...
+    async def post(self, path: str, data: Optional[Mapping[str, Any]] = None) -> Any: ...
+    async def put(self, path: str, data: Optional[Mapping[str, Any]] = None) -> Any: ...
+    async def delete(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """One kind of SDN object: where it lives in the API and which models describe it."""
+
+    name: str
+    # The list/create path; `{parent}` stands for the vnet of a subnet.
+    collection: str
+    parse: Callable[..., SdnObject]
+    from_wire: Callable[[Mapping[str, Any]], SdnObject]
+    # The rules an object of this kind must meet against the object it refers to (a vnet's
+    # zone, a subnet's vnet), and that object's kind name.
+    check_referenced: Optional[Callable[[Any, Any], None]] = None
+    referenced: Optional[str] = None
+    # The kind whose item path holds this kind's collection (a subnet's vnet).
+    parent: Optional[str] = None
+
+    def collection_path(self, parent: Optional[str] = None) -> str:
+        if self.parent is not None:
+            if not parent:
+                raise ValueError(f"a {self.name} path needs its {self.parent}")
+            return self.collection.format(parent=_segment(parent))
+        return self.collection
+
+    def item_path(self, object_id: str, parent: Optional[str] = None) -> str:
+        return f"{self.collection_path(parent)}/{_segment(object_id)}"
+
+    def describe(self, object_id: Optional[str], parent: Optional[str] = None) -> str:
+        """How messages name one object: "subnet 'z1-10.0.0.0-24' of vnet 'v1'"."""
+        text = f"{self.name} {object_id!r}" if object_id else self.name
+        return f"{text} of {self.parent} {parent!r}" if self.parent and parent else text
+
+
+ZONE = ResourceKind("zone", "/cluster/sdn/zones", parse_zone, zone_from_wire)
+VNET = ResourceKind("vnet", "/cluster/sdn/vnets", parse_vnet, vnet_from_wire,
+                    check_referenced=check_vnet_against_zone, referenced="zone")
+SUBNET = ResourceKind("subnet", "/cluster/sdn/vnets/{parent}/subnets", parse_subnet,
+                      subnet_from_wire, check_referenced=check_subnet_against_vnet,
+                      referenced="vnet", parent="vnet")
+CONTROLLER = ResourceKind("controller", "/cluster/sdn/controllers", parse_controller,
+                          controller_from_wire)
+KINDS: Mapping[str, ResourceKind] = {kind.name: kind for kind in (ZONE, VNET, SUBNET, CONTROLLER)}
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """An object as one view of the remote shows it."""
+
+    model: SdnObject
+    # The digest of the whole config file; only the default view has one (§5.3).
+    digest: Optional[str] = None
+    # Pending view only: "new", "changed" or "deleted" (None: unchanged since the last apply),
+    # and PVE's `pending` member (key -> new value, or "deleted").
+    state: Optional[str] = None
+    pending: Optional[Mapping[str, Any]] = None
+
+
+async def read(client: SdnClient, kind: ResourceKind, object_id: str,
+               parent: Optional[str] = None, view: View = "pending-file") -> Optional[RemoteObject]:
+    """The object, or None when the remote does not have it.
+
+    View "pending-file" is what idempotency compares with; "running" and "pending" serve
+    info. In the "pending" view the model is the object as it will be after an apply (running
+    values with the pending ones laid over), except that a deleted object keeps its running
+    values and has state "deleted".
+    """
+    if view not in _VIEW_PARAMS:
+        raise ValueError(f"unknown view {view!r}; use one of {', '.join(_VIEW_PARAMS)}")
+    try:
+        data = await client.get(kind.item_path(object_id, parent), params=_VIEW_PARAMS[view])
+    except ApiError as error:
+        if is_not_found(error):
+            return None
+        raise
+    if not data:
+        return None
+    pending = data.get("pending") if view == "pending" else None
+    return RemoteObject(
+        model=kind.from_wire(_with_pending(data) if view == "pending" else data),
+        digest=data.get("digest"),
+        state=data.get("state"),
+        pending=pending,
+    )
+
+
+def is_not_found(error: ApiError) -> bool:
+    """PVE answers a read of an unknown ID with a 500 "... does not exist" (pve-sdn-api.md §6).
+
+    A subnet ID that belongs to another vnet is a 400 `vnet: wrong vnet` (§6.3): not on this
+    vnet, so absent here as well.
+    """
+    status = getattr(error, "status", None)
+    message = str(getattr(error, "message", "") or error)
+    if status == 500 and "does not exist" in message:
+        return True
+    param_errors = getattr(error, "errors", None) or {}
+    return status == 400 and "wrong vnet" in str(param_errors.get("vnet", ""))
+
+
+def _with_pending(data: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {key: value for key, value in data.items() if key not in ("pending", "state")}
+    for key, value in (data.get("pending") or {}).items():
+        if value == _DELETED_MARK:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What apply will do to one object, and the diff to show for it."""
+
+    kind: ResourceKind
+    action: Action
+    object_id: Optional[str] = None
+    parent: Optional[str] = None
+    # Create: the whole body; update: the keys to set (PVE's form, wire keys).
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    delete_keys: tuple[str, ...] = ()
+    # The object before and after, as module options; None where it does not exist.
+    before: Optional[Mapping[str, Any]] = None
+    after: Optional[Mapping[str, Any]] = None
+    # The digest read with the current object; an update sends it back (§5.3).
+    digest: Optional[str] = None
+
+    @property
+    def changed(self) -> bool:
+        return self.action != "none"
+
+    def result(self) -> dict[str, Any]:
+        """The module result for this plan (no digest, no lock token)."""
+        result: dict[str, Any] = {
+            "changed": self.changed,
+            "action": self.action,
+            "kind": self.kind.name,
+            "id": self.object_id,
+            "diff": {"before": dict(self.before or {}), "after": dict(self.after or {})},
+        }
+        if self.kind.parent:
+            result[self.kind.parent] = self.parent
+        return result
+
+
+def plan(kind: ResourceKind, desired: Optional[SdnObject], current: Optional[RemoteObject], *,
+         purge: bool = False, referenced: Optional[SdnObject] = None,
+         object_id: Optional[str] = None, parent: Optional[str] = None) -> Plan:
+    """Compare; nothing is sent. `desired` None means the object should be absent.
+
+    `purge` removes options the user did not give (default: left alone). `referenced` is the
+    object the desired one refers to, as the pending config has it (a vnet's zone, a subnet's
+    vnet); when given, the kind's cross-object rules are checked. `object_id` and `parent` only
+    label a plan where neither object exists.
+    """
+    if desired is not None:
+        object_id, parent = desired.object_id, desired.parent_id
+    elif current is not None:
+        object_id, parent = current.model.object_id, current.model.parent_id
+
+    if desired is None:
+        if current is None:
+            return Plan(kind, "none", object_id, parent)
+        return Plan(kind, "delete", object_id, parent, before=current.model.user_view())
+
+    if current is None:
+        _check_whole(kind, desired, referenced)
+        return Plan(kind, "create", object_id, parent, changes=desired.to_wire(),
+                    after=desired.user_view())
+
+    if current.model.object_id != object_id:
+        raise ValueError(f"compared {kind.describe(object_id)} with {current.model.object_id!r}")
+    check_same_type(desired, current.model)
+    change_set = changes(desired, current.model, purge=purge)
+    before = current.model.user_view()
+    if not change_set:
+        return Plan(kind, "none", object_id, parent, before=before, after=before,
+                    digest=current.digest)
+    after = _merged(desired, current.model, change_set.updates, change_set.deletes)
+    _check_whole(kind, after, referenced)
+    return Plan(kind, "update", object_id, parent, changes=change_set.updates,
+                delete_keys=change_set.deletes, before=before, after=after.user_view(),
+                digest=current.digest)
+
+
+def _merged(desired: SdnObject, current: SdnObject, updates: Mapping[str, Any],
+            deletes: tuple[str, ...]) -> SdnObject:
+    """The object as it will be after the update: current, with the changes laid over."""
+    values = current.specified()
+    changed = {option_name(key) for key in updates}
+    values.update({name: getattr(desired, name) for name in changed})
+    for key in deletes:
+        values.pop(option_name(key), None)
+    # Field rules ran on both sides already; the merge is judged by _check_whole.
+    return type(current).model_validate(values, context=REMOTE)
+
+
+def _check_whole(kind: ResourceKind, model: SdnObject, referenced: Optional[SdnObject]) -> None:
+    errors = model.completeness_errors()
+    if errors:
+        raise InvalidInput(errors)
+    if referenced is not None and kind.check_referenced is not None:
+        kind.check_referenced(model, referenced)
+
+
+async def apply(client: SdnClient, the_plan: Plan, lock_token: Optional[str] = None,
+                check_mode: bool = False) -> dict[str, Any]:
+    """Carry out a plan; in check mode, or when nothing changes, send nothing.
+
+    Every write carries `lock-token` when one is given (the SDN lock, pve-sdn-api.md §3).
+    Updates send the digest read with the current object, so a concurrent edit of the same
+    config file fails instead of being overwritten.
+    """
+    result = the_plan.result()
+    if check_mode or not the_plan.changed:
+        return result
+    kind, token = the_plan.kind, ({"lock-token": lock_token} if lock_token else {})
+    if the_plan.action == "create":
+        await client.post(kind.collection_path(the_plan.parent), data={**the_plan.changes, **token})
+        return result
+    path = kind.item_path(str(the_plan.object_id), the_plan.parent)
+    if the_plan.action == "delete":
+        await client.delete(path, params=token or None)
+        return result
+    body: dict[str, Any] = dict(the_plan.changes)
+    if the_plan.delete_keys:
+        body["delete"] = ",".join(the_plan.delete_keys)
+    if the_plan.digest:
+        body["digest"] = the_plan.digest
+    await client.put(path, data={**body, **token})
+    return result
+
+
+def _segment(value: str) -> str:
+    # IDs are validated; quoting keeps an odd one from changing the path. `:` stays for IPv6
+    # subnet IDs such as `zone-fd00::-64`.
+    return urllib.parse.quote(value, safe=":")
