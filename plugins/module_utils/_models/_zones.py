@@ -146,9 +146,11 @@ class FaucetZone(_Zone):
 ZoneModel = Union[SimpleZone, VlanZone, QinqZone, VxlanZone, EvpnZone, FaucetZone]
 Zone = Annotated[ZoneModel, pydantic.Field(discriminator="type")]
 
+# Written out rather than read from the models: with pydantic missing, the stand-in classes
+# have no field metadata, and this module must still import (collection-design.md §4).
 ZONE_TYPES: Mapping[str, type[_Zone]] = {
-    model.model_fields["type"].default: model
-    for model in (EvpnZone, FaucetZone, QinqZone, SimpleZone, VlanZone, VxlanZone)
+    "evpn": EvpnZone, "faucet": FaucetZone, "qinq": QinqZone, "simple": SimpleZone,
+    "vlan": VlanZone, "vxlan": VxlanZone,
 }
 _LABELS = {zone_type: model.LABEL for zone_type, model in ZONE_TYPES.items()}
 
