@@ -1,0 +1,82 @@
+# Private to pvefleet.sdn: not a public API.
+"""The edge between Ansible and the core for every action plugin of the collection.
+
+The action plugins run the core in-process on the controller: no module is shipped, nothing is
+forked per task, and lock tokens never travel through a module's stdout. This base class turns
+task arguments (plus host variables) into a ConnectionSettings, runs the plugin's coroutine, and
+turns the core's exceptions into a failed result that names the remote and PVE's message.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, CONNECTION_DEFAULTS
+from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
+from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import require_deps
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
+
+HOSTVAR_PREFIX = "pvefleet_sdn_"
+
+
+class SdnAction(ActionBase):
+    """Subclasses set ARGSPEC (and the other validator keywords) and implement execute()."""
+
+    ARGSPEC: dict = {}
+    MUTUALLY_EXCLUSIVE: list = []
+    REQUIRED_IF: list = []
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        result.pop("invocation", None)  # never echo task args: they may hold secrets
+        _validation, args = self.validate_argument_spec(
+            argument_spec=self.ARGSPEC,
+            mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
+            required_if=self.REQUIRED_IF,
+        )
+        self.task_vars = task_vars
+        self.host = task_vars.get("inventory_hostname", "localhost")
+        self.check_mode = bool(self._task.check_mode)
+        self.diff = bool(self._task.diff)
+        try:
+            require_deps()
+            outcome = asyncio.run(self.execute(args))
+        except PveFleetError as exc:
+            failure = exc.to_failure()
+            return {**result, "failed": True, "changed": False, "msg": f"{self.host}: {exc}",
+                    "failure": failure}
+        return {**result, **outcome}
+
+    async def execute(self, args: dict) -> dict:
+        raise NotImplementedError
+
+    # Connection settings: task argument (or module_defaults), then host variable, then default.
+
+    def connection_for(self, args: dict, host: str | None = None) -> ConnectionSettings:
+        """Settings for this task's host, or for another host of the transaction (rescue, recovery).
+
+        For this host the task's arguments win over its host variables; for another host its own
+        host variables win, and the task's arguments stand in for what is shared by the fleet.
+        """
+        host = host or self.host
+        params = {}
+        for name in CONNECTION:
+            from_args, from_vars = args.get(name), self._host_var(host, HOSTVAR_PREFIX + name)
+            first, second = (from_args, from_vars) if host == self.host else (from_vars, from_args)
+            value = first if first is not None else second
+            params[name] = value if value is not None else CONNECTION_DEFAULTS.get(name)
+        return ConnectionSettings.from_params(params, remote=host)
+
+    def _host_var(self, host: str, name: str):
+        if host == self.host:
+            variables = self.task_vars
+        else:
+            variables = self.task_vars.get("hostvars", {}).get(host, {})
+        if name not in variables:
+            return None
+        return self._templar.template(variables[name])
