@@ -36,11 +36,6 @@ JOURNAL = dict(
     journal_dir=dict(type="path", fallback=(env_fallback, ["PVEFLEET_SDN_JOURNAL_DIR"])),
 )
 
-STATE_PRESENT_ABSENT = dict(
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-)
-
-
 def merge(*specs: dict) -> dict:
     """One argument spec out of several, without sharing the inner dicts."""
     merged: dict = {}
@@ -48,3 +43,78 @@ def merge(*specs: dict) -> dict:
         for name, option in spec.items():
             merged[name] = dict(option)
     return merged
+
+
+# The properties of each SDN object, as module options (PVE's wire keys with `_` for `-`).
+ZONE_OPTIONS = dict(
+    zone=dict(type="str", required=True),
+    type=dict(type="str", choices=["evpn", "faucet", "qinq", "simple", "vlan", "vxlan"]),
+    nodes=dict(type="list", elements="str"),
+    ipam=dict(type="str"),
+    dns=dict(type="str"),
+    reversedns=dict(type="str"),
+    dnszone=dict(type="str"),
+    mtu=dict(type="int"),
+    dhcp=dict(type="str", choices=["dnsmasq"]),
+    bridge=dict(type="str"),
+    bridge_disable_mac_learning=dict(type="bool"),
+    tag=dict(type="int"),
+    vlan_protocol=dict(type="str", choices=["802.1q", "802.1ad"]),
+    peers=dict(type="list", elements="str"),
+    fabric=dict(type="str"),
+    vxlan_port=dict(type="int"),
+    controller=dict(type="str"),
+    vrf_vxlan=dict(type="int"),
+    mac=dict(type="str"),
+    exitnodes=dict(type="list", elements="str"),
+    exitnodes_primary=dict(type="str"),
+    exitnodes_local_routing=dict(type="bool"),
+    advertise_subnets=dict(type="bool"),
+    disable_arp_nd_suppression=dict(type="bool"),
+    rt_import=dict(type="list", elements="str"),
+    dp_id=dict(type="int"),
+)
+
+VNET_OPTIONS = dict(
+    vnet=dict(type="str", required=True),
+    zone=dict(type="str"),
+    tag=dict(type="int"),
+    alias=dict(type="str"),
+    vlanaware=dict(type="bool"),
+    isolate_ports=dict(type="bool"),
+)
+
+SUBNET_OPTIONS = dict(
+    vnet=dict(type="str", required=True),
+    subnet=dict(type="str", required=True),
+    gateway=dict(type="str"),
+    snat=dict(type="bool"),
+    dnszoneprefix=dict(type="str"),
+    dhcp_range=dict(type="list", elements="dict", options=dict(
+        start_address=dict(type="str", required=True),
+        end_address=dict(type="str", required=True),
+    )),
+    dhcp_dns_server=dict(type="str"),
+)
+
+CONTROLLER_OPTIONS = dict(
+    controller=dict(type="str", required=True),
+    type=dict(type="str", choices=["bgp", "evpn", "faucet", "isis"]),
+    asn=dict(type="int"),
+    peers=dict(type="list", elements="str"),
+    fabric=dict(type="str"),
+    node=dict(type="str"),
+    ebgp=dict(type="bool"),
+    ebgp_multihop=dict(type="int"),
+    loopback=dict(type="str"),
+    bgp_multipath_as_path_relax=dict(type="bool"),
+    isis_domain=dict(type="str"),
+    isis_net=dict(type="str"),
+    isis_ifaces=dict(type="list", elements="str"),
+)
+
+# What every object module adds to its properties.
+OBJECT_STATE = dict(
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    purge=dict(type="bool", default=False),
+)

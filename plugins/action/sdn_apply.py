@@ -1,0 +1,85 @@
+# Copyright: pvefleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply a remote's pending SDN configuration and follow the reload to its end (docs: modules/sdn_apply.py)."""
+from __future__ import annotations
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
+    CONNECTION,
+    JOURNAL,
+    LOCK_TOKEN,
+    merge,
+)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
+
+ARGSPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, dict(
+    timeout=dict(type="float", default=600.0),
+    check_nodes=dict(type="bool", default=True),
+))
+
+# A remote of the transaction in one of these phases means the transaction must not be applied.
+BLOCKING_PHASES = frozenset({"failed", "lock_failed", "locking", "rolling_back", "rolled_back", "stuck"})
+
+
+class ActionModule(TransactionAction):
+    ARGSPEC = ARGSPEC
+
+    async def execute(self, args: dict) -> dict:
+        journal = self.journal(args)
+        entry = self.this_run_entry(journal)
+        token = self.lock_token(args, journal)
+        if entry:
+            check_protected(self._task, self.task_vars, "sdn_apply")
+            self._refuse_if_transaction_failed(journal)
+        settings = self.connection_for(args)
+        async with PveClient(settings) as client:
+            pending = await pending_objects(client)
+            if token and not self.check_mode and not await LockSession(client).holds(token):
+                if entry:
+                    journal.update(self.host, phase="failed", error="lock lost")
+                raise PveFleetError(
+                    f"the SDN lock of {settings.remote} is no longer held by this transaction (it was "
+                    "force-released, or taken by another client): its pending configuration may hold "
+                    "changes made by others since, so it is not applied. Inspect it with "
+                    "pvefleet.sdn.sdn_info, then roll back or apply by hand")
+            if not pending:
+                if token and not self.check_mode:
+                    await LockSession(client).release(token)
+                    if entry:
+                        journal.update(self.host, phase="released")
+                return {"changed": False, "applied": False, "pending": [],
+                        "msg": "nothing pending: not applied" + (", lock released" if token else "")}
+            if self.check_mode:
+                return {"changed": True, "applied": False, "pending": pending,
+                        "msg": f"check mode: {len(pending)} pending change(s) would be applied"}
+            if entry:
+                journal.update(self.host, phase="applying")
+            try:
+                outcome = await apply_and_wait(client, token, timeout=args["timeout"],
+                                               check_nodes=args["check_nodes"])
+            except PveFleetError as exc:
+                if entry:
+                    journal.update(self.host, phase="apply_failed", error=str(exc))
+                raise
+        if entry:
+            journal.update(self.host, phase="applied" if outcome["ok"] else "apply_failed",
+                           error=outcome.get("error"))
+        result = {"changed": True, "applied": True, "pending": pending, **outcome}
+        if not outcome["ok"]:
+            result.update(failed=True, msg=f"the apply on {settings.remote} failed: {outcome['error']}")
+        else:
+            result["msg"] = f"applied {len(pending)} change(s); reload {outcome['exitstatus']} on every node"
+        return result
+
+    def _refuse_if_transaction_failed(self, journal) -> None:
+        remotes = journal.read().get("remotes", {})
+        bad = sorted(f"{host} ({entry.get('phase')})" for host, entry in remotes.items()
+                     if entry.get("phase") in BLOCKING_PHASES)
+        if bad:
+            raise PveFleetError(
+                "not applying: other remotes of this transaction did not get ready: "
+                + ", ".join(bad) + ". Roll back the transaction with pvefleet.sdn.sdn_lock state=rolled_back")

@@ -1,0 +1,69 @@
+# Private to pvefleet.sdn: not a public API.
+"""Applying one remote: what is pending, the apply itself, and proof that every node reloaded.
+
+PVE's `reloadnetworkall` task ends OK even when a node failed to reload (pve-sdn-api.md §3.5,
+apply phase 2), so success is judged per node from each node's zone status as well.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
+from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower
+
+# The object kinds whose pending changes PVE counts (has_pending_changes, pve-sdn-api.md §5.2).
+_TOP_LEVEL = (("zone", "/cluster/sdn/zones", "zone"), ("vnet", "/cluster/sdn/vnets", "vnet"),
+              ("controller", "/cluster/sdn/controllers", "controller"))
+
+
+async def pending_objects(client) -> list[str]:
+    """Every zone, vnet, subnet and controller an apply would change, as sorted labels such as
+    "vnet vnet1 (new)"; empty when nothing is pending."""
+    listings = await asyncio.gather(*(client.get(path, params={"pending": 1}) for _, path, _ in _TOP_LEVEL))
+    labels = [f"{kind} {item[key]} ({item['state']})"
+              for (kind, _, key), items in zip(_TOP_LEVEL, listings)
+              for item in items or [] if item.get("state")]
+    vnets = [item["vnet"] for item in listings[1] or [] if item.get("state") != "deleted"]
+    subnet_lists = await asyncio.gather(*(_pending_subnets(client, vnet) for vnet in vnets))
+    labels += [label for labels_of_vnet in subnet_lists for label in labels_of_vnet]
+    return sorted(labels)
+
+
+async def _pending_subnets(client, vnet: str) -> list[str]:
+    path = f"/cluster/sdn/vnets/{urllib.parse.quote(vnet)}/subnets"
+    try:
+        items = await client.get(path, params={"pending": 1})
+    except ApiError:
+        return []  # a vnet that exists only in the running config has no subnets to list
+    return [f"subnet {item.get('subnet') or item.get('id')} ({item['state']})" for item in items or []
+            if item.get("state")]
+
+
+async def apply_and_wait(client, token: str | None, *, timeout: float, check_nodes: bool = True) -> dict:
+    """Apply (releasing the lock when a token is given) and wait for the reload task and, with
+    check_nodes, for every node's zones to leave `pending`. Returns a per-remote report; raises
+    only when the apply request itself failed (then nothing was committed and the lock is kept)."""
+    started = time.monotonic()
+    upid = await LockSession(client).apply(token, release=True)
+    task = await TaskFollower(client).wait(upid, timeout=timeout)
+    report = {"upid": str(upid), "node": task.node, "exitstatus": task.exitstatus,
+              "task_duration": round(task.duration, 3), "ok": task.ok}
+    if not task.ok:
+        report.update(error=f"reload task {task.exitstatus}", log_tail=task.log_tail)
+    if check_nodes and task.ok:
+        remaining = max(1.0, timeout - (time.monotonic() - started))
+        nodes = await TaskFollower(client).wait_nodes_applied(await _node_names(client), timeout=remaining)
+        report["nodes"] = nodes
+        failed = {node: status for node, status in sorted(nodes.items()) if status != "ok"}
+        if failed:
+            report.update(ok=False, error="reload failed on node(s) " + ", ".join(
+                f"{node} ({status})" for node, status in failed.items()))
+    report["duration"] = round(time.monotonic() - started, 3)
+    return report
+
+
+async def _node_names(client) -> list[str]:
+    return sorted(item["node"] for item in await client.get("/nodes") or [])

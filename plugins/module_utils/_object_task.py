@@ -1,0 +1,85 @@
+# Private to pvefleet.sdn: not a public API.
+"""One run of sdn_zone, sdn_vnet, sdn_subnet or sdn_controller: options in, result out.
+
+Validation happens before anything is sent; the object a vnet or subnet refers to is read from
+the remote's pending configuration so that PVE's cross-object rules fail here, with the field
+named, rather than as a 500 from inside PVE's lock.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
+from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
+    KINDS,
+    SUBNET,
+    VNET,
+    ResourceKind,
+    apply,
+    plan,
+    read,
+)
+
+
+# Options a create needs but an update may leave out: they are taken from the remote (a zone's
+# or controller's type picks its model; a vnet's zone).
+_IDENTITY = {"zone": ("type",), "controller": ("type",), "vnet": ("zone",)}
+
+
+async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *, state: str,
+                          purge: bool, lock_token: Optional[str], check_mode: bool) -> dict:
+    kind = KINDS[kind_name]
+    given = {name: value for name, value in options.items() if value is not None}
+    if kind is SUBNET:
+        return await _run_subnet(client, given, state=state, purge=purge, lock_token=lock_token,
+                                 check_mode=check_mode)
+    object_id = given[kind.name]
+    current = await read(client, kind, object_id)
+    if state == "absent":
+        return await apply(client, plan(kind, None, current, object_id=object_id), lock_token, check_mode)
+    for name in _IDENTITY.get(kind.name, ()):
+        if name not in given:
+            if current is None:
+                raise InvalidInput({name: f"required to create {kind.describe(object_id)}"})
+            given[name] = getattr(current.model, name)
+    desired = kind.parse(given)
+    referenced = None
+    if kind.referenced and given.get(kind.referenced):
+        found = await read(client, KINDS[kind.referenced], given[kind.referenced])
+        if found is None:
+            return _missing_reference(kind, given, current, check_mode)
+        referenced = found.model
+    return await apply(client, plan(kind, desired, current, purge=purge, referenced=referenced),
+                       lock_token, check_mode)
+
+
+async def _run_subnet(client, given: dict, *, state: str, purge: bool, lock_token: Optional[str],
+                      check_mode: bool) -> dict:
+    # A subnet's PVE ID starts with its vnet's zone, so the vnet is read first.
+    vnet = await read(client, VNET, given["vnet"])
+    if vnet is None:
+        if state == "absent":
+            return plan(SUBNET, None, None, object_id=given["subnet"], parent=given["vnet"]).result()
+        return _missing_reference(SUBNET, given, None, check_mode)
+    desired = SUBNET.parse(given, zone=vnet.model.zone)
+    current = await read(client, SUBNET, desired.object_id, given["vnet"])
+    the_plan = (plan(SUBNET, None, current, object_id=desired.object_id, parent=given["vnet"])
+                if state == "absent" else plan(SUBNET, desired, current, purge=purge, referenced=vnet.model))
+    return await apply(client, the_plan, lock_token, check_mode)
+
+
+def _missing_reference(kind: ResourceKind, given: Mapping[str, Any], current, check_mode: bool) -> dict:
+    """A vnet whose zone, or a subnet whose vnet, is not in the remote's pending config.
+
+    In check mode that is expected when an earlier task of the same run would have created it,
+    so the result says what would happen; otherwise PVE would fail without a clear message.
+    """
+    referenced = kind.referenced
+    missing = given[referenced]
+    if not check_mode:
+        raise InvalidInput({referenced: f"{referenced} {missing!r} does not exist on the remote "
+                                        "(create it first, in an earlier task of the transaction)"})
+    return {"changed": True, "action": "update" if current else "create", "kind": kind.name,
+            "id": given.get(kind.name), "diff": {"before": {}, "after": dict(given)},
+            "warnings": [f"check mode: {referenced} {missing!r} does not exist yet; assuming an "
+                         "earlier task would create it"]}
