@@ -131,42 +131,57 @@ class Journal:
             return json.loads(json.dumps(record))
 
     def join(self, run: RunId, host: str, remote: dict) -> None:
-        """Add a host to this run's transaction, refusing to overwrite another run's live record."""
+        """Add a host to this run's transaction, refusing to overwrite another run's live record.
+
+        The host enters as `locking`: from here on a lock request may be under way.
+        """
+        self.join_many(run, {host: remote}, phase="locking")
+
+    def join_many(self, run: RunId, remotes: dict[str, dict], phase: str = "planned") -> None:
         with self._locked() as record:
             owner = record.get("run")
             if owner and owner != run.as_dict():
-                left = _active_hosts(record)
-                previous = RunId(**owner)
-                if previous.is_alive() and left:
-                    raise JournalConflict(
-                        f"transaction '{self.path.stem}' is in use by another run "
-                        f"(controller {previous.controller}, pid {previous.pid}); "
-                        "give this run another transaction name"
-                    )
-                if left:
-                    raise JournalConflict(
-                        f"an earlier run that did not finish left these remotes of transaction "
-                        f"'{self.path.stem}' possibly locked or with pending changes: {', '.join(left)}. "
-                        "Run the recovery playbook (pvefleet.sdn.recover) first; the record is "
-                        f"{self.path}"
-                    )
+                self._refuse_foreign(RunId(**owner), _active_hosts(record))
                 record.clear()
             if not record:
                 record.update({"transaction": self.path.stem, "run": run.as_dict(), "created": time.time(),
                                "remotes": {}})
-            entry = record["remotes"].get(host)
-            if entry and entry.get("phase") in ACTIVE_PHASES | {"applying"}:
-                raise JournalConflict(
-                    f"{host} is already in transaction '{self.path.stem}' (phase {entry['phase']}); "
-                    "lock each remote once per transaction"
-                )
-            record["remotes"][host] = {**remote, "phase": "locking", "updated": time.time()}
+            now = time.time()
+            for host, remote in remotes.items():
+                entry = record["remotes"].get(host)
+                if entry and entry.get("phase") in ACTIVE_PHASES | {"applying"}:
+                    raise JournalConflict(
+                        f"{host} is already in transaction '{self.path.stem}' (phase {entry['phase']}); "
+                        "lock each remote once per transaction")
+                record["remotes"][host] = {**remote, "phase": phase, "updated": now}
+
+    def _refuse_foreign(self, previous: RunId, left: list[str]) -> None:
+        if not left:
+            return
+        if previous.is_alive():
+            raise JournalConflict(
+                f"transaction '{self.path.stem}' is in use by another run "
+                f"(controller {previous.controller}, pid {previous.pid}); "
+                "give this run another transaction name")
+        raise JournalConflict(
+            f"an earlier run that did not finish left these remotes of transaction "
+            f"'{self.path.stem}' possibly locked or with pending changes: {', '.join(left)}. "
+            "Run the recovery playbook (pvefleet.sdn.recover) first; the record is "
+            f"{self.path}")
 
     def update(self, host: str, **fields) -> dict:
         with self._locked() as record:
             entry = record.setdefault("remotes", {}).setdefault(host, {})
             entry.update(fields, updated=time.time())
             return dict(entry)
+
+    def update_many(self, updates: dict[str, dict]) -> None:
+        """One rewrite for many hosts (the fleet engine records a thousand remotes at once)."""
+        now = time.time()
+        with self._locked() as record:
+            remotes = record.setdefault("remotes", {})
+            for host, fields in updates.items():
+                remotes.setdefault(host, {}).update(fields, updated=now)
 
     def claim(self, host: str, from_phases: frozenset, to_phase: str) -> dict | None:
         """Move host to to_phase if it is in one of from_phases; the entry as it was, or None."""
