@@ -177,6 +177,28 @@ def _with_pending(data: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def complete_from_current(options: Mapping[str, Any], current: Optional[RemoteObject]) -> dict[str, Any]:
+    """Options for an update, with what the user may leave out taken from the remote.
+
+    A model requires what a create needs (a vlan zone's `bridge`, a vnet's `zone`, the `type`
+    that picks the model). For an object that exists, leaving those out means "keep them", so
+    they are filled in from the current object; unset (None) options are dropped. A different
+    `type` is kept as given, for plan() to refuse with its own message.
+    """
+    given = {name: value for name, value in options.items() if value is not None}
+    if current is None:
+        return given
+    model = current.model
+    current_type = getattr(model, "type")
+    given.setdefault("type", current_type)
+    if given["type"] != current_type:
+        return given
+    for name, field_info in type(model).model_fields.items():
+        if field_info.is_required() and name not in given:
+            given[name] = getattr(model, name)
+    return given
+
+
 @dataclass(frozen=True)
 class Plan:
     """What apply will do to one object, and the diff to show for it."""

@@ -21,6 +21,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
     Plan,
     RemoteObject,
     apply,
+    complete_from_current,
     plan,
     read,
 )
@@ -375,3 +376,33 @@ def test_kind_parse_and_plan_from_module_options() -> None:
     options = {"zone": "vlan1", "type": "vlan", "bridge": "vmbr0", "mtu": None, "nodes": None}
     the_plan = KINDS["zone"].parse(options)
     assert isinstance(plan(ZONE, the_plan, current_zone()), Plan)
+
+
+# --- updates that name only what changes ----------------------------------------------------
+
+
+def test_complete_from_current_fills_type_and_required_options() -> None:
+    options = complete_from_current({"zone": "vlan1", "mtu": 9000, "nodes": None}, current_zone())
+    assert options == {"zone": "vlan1", "mtu": 9000, "type": "vlan", "bridge": "vmbr0"}
+    the_plan = plan(ZONE, ZONE.parse(options), current_zone())
+    assert (the_plan.action, the_plan.changes) == ("update", {"mtu": 9000})
+
+
+def test_complete_from_current_keeps_given_values_and_a_different_type() -> None:
+    assert complete_from_current({"zone": "vlan1", "bridge": "vmbr1"}, current_zone())["bridge"] == "vmbr1"
+    options = complete_from_current({"zone": "vlan1", "type": "simple"}, current_zone())
+    assert options == {"zone": "vlan1", "type": "simple"}
+    with pytest.raises(InvalidInput):
+        plan(ZONE, ZONE.parse(options), current_zone())
+
+
+def test_complete_from_current_without_a_current_object_only_drops_none() -> None:
+    assert complete_from_current({"zone": "z1", "mtu": None}, None) == {"zone": "z1"}
+
+
+def test_complete_from_current_fills_a_vnets_zone() -> None:
+    path = "/cluster/sdn/vnets/v1"
+    current = run(read(FakeClient({path: {"vnet": "v1", "type": "vnet", "zone": "z1", "tag": 10}}),
+                       VNET, "v1"))
+    assert complete_from_current({"vnet": "v1", "alias": "x"}, current) == {
+        "vnet": "v1", "alias": "x", "type": "vnet", "zone": "z1"}
