@@ -21,17 +21,23 @@ def transaction_hosts(task_vars: dict) -> list[str]:
     return list(task_vars.get("ansible_play_hosts_all") or [task_vars.get("inventory_hostname")])
 
 
-def check_protected(task, task_vars: dict, action: str) -> None:
-    """Raise InvalidInput when a multi-host transaction is not protected by any_errors_fatal."""
+def check_batch(task_vars: dict, action: str) -> None:
+    """Raise InvalidInput when `serial` runs the play's remotes in several batches."""
     hosts = transaction_hosts(task_vars)
-    if len(hosts) < 2:
-        return
     batch = task_vars.get("ansible_play_batch") or hosts
     if set(batch) != set(hosts):
         raise InvalidInput({"serial": (
             f"{action} would run on {len(batch)} of the play's {len(hosts)} remotes at a time "
             f"because `serial` splits the play into batches; a transaction must cover all its "
             f"remotes at once. {FIX}")})
+
+
+def check_protected(task, task_vars: dict, action: str) -> None:
+    """Raise InvalidInput when a multi-host transaction is not protected by any_errors_fatal."""
+    hosts = transaction_hosts(task_vars)
+    if len(hosts) < 2:
+        return
+    check_batch(task_vars, action)
     if not task.any_errors_fatal:
         raise InvalidInput({"any_errors_fatal": (
             f"{action} runs on {len(hosts)} remotes but the task is not protected by "

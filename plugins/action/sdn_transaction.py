@@ -1,0 +1,119 @@
+# Copyright: pvefleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One task for a whole fleet: lock, change, apply and follow on every remote (docs: modules/sdn_transaction.py)."""
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from ansible.utils.display import Display
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, JOURNAL, merge
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
+from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal, RunId, journal_path
+from ansible_collections.pvefleet.sdn.plugins.module_utils._report import progress_line, summary_table
+from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import (
+    KIND_ORDER,
+    DesiredObject,
+    FleetTransaction,
+    Remote,
+)
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils._action import SdnAction
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_batch
+
+display = Display()
+
+_OBJECT_LIST = dict(type="list", elements="dict", default=[])
+ARGSPEC = merge(CONNECTION, JOURNAL, dict(
+    remotes=dict(type="list", elements="str"),
+    controllers=_OBJECT_LIST, zones=_OBJECT_LIST, vnets=_OBJECT_LIST, subnets=_OBJECT_LIST,
+    remote_objects=dict(type="dict", default={}),
+    concurrency=dict(type="int", default=64),
+    allow_pending=dict(type="bool", default=False),
+    apply_timeout=dict(type="float", default=600.0),
+    check_nodes=dict(type="bool", default=True),
+))
+
+
+class ActionModule(SdnAction):
+    ARGSPEC = ARGSPEC
+    BYPASS_HOST_LOOP = True  # one run for the whole play batch, like add_host
+
+    async def execute(self, args: dict) -> dict:
+        hosts = args["remotes"] or list(self.task_vars.get("ansible_play_batch") or [self.host])
+        check_batch(self.task_vars, "sdn_transaction")
+        remotes = [Remote(host, self.connection_for(args, host), self._objects_for(args, host)) for host in hosts]
+        journal = None
+        if not self.check_mode:
+            journal = Journal(journal_path(args["transaction"], args.get("journal_dir")))
+            journal.join_many(RunId.current(), {r.host: {"api_host": r.settings.api_host,
+                                                         "api_port": r.settings.api_port} for r in remotes})
+        engine = FleetTransaction(
+            remotes, concurrency=args["concurrency"], check_mode=self.check_mode,
+            allow_pending=args["allow_pending"], apply_timeout=args["apply_timeout"],
+            check_nodes=args["check_nodes"], journal=journal,
+            progress=self._progress(len(remotes)))
+        with _signals_interrupt(engine):
+            report = await engine.run()
+        lines = summary_table(report)
+        result = {"changed": report["changed"], "ok": report["ok"], "counts": report["counts"],
+                  "failed_remotes": report["failed"], "succeeded_remotes": report["succeeded"],
+                  "timings": report["timings"], "summary": lines}
+        if report["ok"]:
+            result["msg"] = f"{len(remotes)} remote(s): " + ", ".join(f"{k} {v}" for k, v in sorted(report["counts"].items()))
+        else:
+            result["failed"] = True
+            result["msg"] = (f"the transaction failed ({report['aborted'] or 'see failed_remotes'}); "
+                             f"{len(report['failed'])} of {len(remotes)} remote(s) did not succeed:\n" + "\n".join(lines))
+        if journal is not None and report["ok"]:
+            journal.forget()
+        return result
+
+    def _objects_for(self, args: dict, host: str) -> list[DesiredObject]:
+        own = args["remote_objects"].get(host) or {}
+        unknown = set(own) - {f"{kind}s" for kind in KIND_ORDER}
+        if unknown:
+            raise InvalidInput({f"remote_objects.{host}": f"unknown key(s) {', '.join(sorted(unknown))}; "
+                                                          "use controllers, zones, vnets, subnets"})
+        objects = []
+        for kind in KIND_ORDER:
+            for item in list(args[f"{kind}s"]) + list(own.get(f"{kind}s") or []):
+                options = {k: v for k, v in item.items() if k not in ("state", "purge")}
+                objects.append(DesiredObject(kind, options, item.get("state", "present"), bool(item.get("purge", False))))
+        return objects
+
+    def _progress(self, total: int):
+        last = {"phase": None, "lines": 0}
+
+        def report(phase: str, counts: dict) -> None:
+            # A line when a phase starts and about every tenth of the fleet, not per remote.
+            done = sum(counts.values())
+            step = max(1, total // 10)
+            if phase != last["phase"] or done % step == 0:
+                last["phase"] = phase
+                display.display(progress_line(phase, counts, total))
+
+        return report
+
+
+class _signals_interrupt:
+    """While the engine runs, SIGINT and SIGTERM stop it before applying (it then rolls back and
+    releases) instead of killing the worker at once, as Ansible's worker would."""
+
+    def __init__(self, engine: FleetTransaction):
+        self.engine = engine
+        self.saved: dict = {}
+
+    def __enter__(self):
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.saved[signum] = signal.getsignal(signum)
+            loop.add_signal_handler(signum, self.engine.interrupt, f"interrupted by {signal.Signals(signum).name}")
+        return self
+
+    def __exit__(self, *exc):
+        loop = asyncio.get_running_loop()
+        for signum, handler in self.saved.items():
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, handler)
+        return False

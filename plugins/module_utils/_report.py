@@ -1,0 +1,40 @@
+# Private to pvefleet.sdn: not a public API.
+"""Plain-text progress lines and the per-remote summary table, readable in a terminal and an AWX log."""
+from __future__ import annotations
+
+PROGRESS_ORDER = ("planned", "locking", "locked", "changed", "checked", "applying", "applied", "unchanged",
+                  "released", "rolled_back", "lock_failed", "lock_unknown", "lock_lost", "failed",
+                  "apply_failed", "stuck")
+
+
+def progress_line(phase: str, counts: dict[str, int], total: int) -> str:
+    parts = [f"{name} {counts[name]}" for name in PROGRESS_ORDER if counts.get(name)]
+    parts += [f"{name} {n}" for name, n in sorted(counts.items()) if name not in PROGRESS_ORDER and n]
+    return f"[{phase}] {total} remotes: " + ", ".join(parts)
+
+
+def summary_table(report: dict, limit: int = 200) -> list[str]:
+    """One line per remote, failures first, then by host; long fleets are cut at `limit` rows
+    (every failure is always listed)."""
+    rows = [("REMOTE", "ENDPOINT", "RESULT", "DETAIL")]
+    for entry in report["failed"]:
+        rows.append((entry["host"], entry["remote"], entry["phase"].upper(),
+                     entry.get("error") or entry.get("recovery") or ""))
+    shown = report["succeeded"][: max(0, limit - len(report["failed"]))]
+    for entry in shown:
+        rows.append((entry["host"], entry["remote"], entry["phase"], _detail(entry)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows]
+    hidden = len(report["succeeded"]) - len(shown)
+    if hidden:
+        lines.append(f"... and {hidden} more remote(s) that succeeded")
+    return lines
+
+
+def _detail(entry: dict) -> str:
+    apply = entry.get("apply") or {}
+    changed = sum(1 for result in entry.get("objects", []) if result.get("changed"))
+    text = f"{changed} object(s) changed"
+    if apply:
+        text += f", reload {apply.get('exitstatus')} in {apply.get('duration')}s"
+    return text
