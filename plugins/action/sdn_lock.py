@@ -14,6 +14,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFle
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import ACTIVE_PHASES, RunId
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import FORCE_RELEASE_HINT, rollback_and_release
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils import _watchdog as watchdog
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
 
@@ -21,6 +22,7 @@ ARGSPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, dict(
     state=dict(type="str", default="locked", choices=["locked", "released", "rolled_back"]),
     allow_pending=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
+    release_on_exit=dict(type="bool", default=True),
 ))
 
 
@@ -46,7 +48,10 @@ class ActionModule(TransactionAction):
                     "msg": "check mode: the lock is held by another client" if held else
                     "check mode: the lock is free and would be taken"}
         journal = self.journal(args)
-        journal.join(RunId.current(), self.host, self.remote_record(settings))
+        run = RunId.current()
+        journal.join(run, self.host, self.remote_record(settings))
+        if args["release_on_exit"]:
+            watchdog.register(journal, run, self.host, settings)
         try:
             async with PveClient(settings) as client:
                 token = await LockSession(client).acquire(allow_pending=args["allow_pending"])
