@@ -11,7 +11,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError, TransportError
-from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import ACTIVE_PHASES, RunId
+from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import ACTIVE_PHASES, JournalConflict, RunId
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import FORCE_RELEASE_HINT, rollback_and_release
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils import _watchdog as watchdog
@@ -94,6 +94,11 @@ class ActionModule(TransactionAction):
         once so that hosts running the rescue together do not roll back twice."""
         journal = self.journal(args)
         record = journal.read()
+        owner, run = record.get("run"), RunId.current()
+        if owner and owner != run.as_dict() and RunId(**owner).is_alive():
+            raise JournalConflict(
+                f"transaction '{args['transaction']}' belongs to a run that is still going (pid {owner['pid']} "
+                f"on {owner['controller']}); not rolling back its remotes from here")
         hosts = [self.host] + sorted(h for h in record.get("remotes", {}) if h != self.host)
         outcomes: dict[str, dict] = {}
         if self.check_mode:
