@@ -1,0 +1,188 @@
+#!/usr/bin/python
+# Copyright: pvefleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sdn_transaction
+short_description: Change the SDN configuration of many Proxmox VE remotes in one task, all or nothing
+version_added: 0.1.0
+description:
+  - Runs once for the whole play (like M(ansible.builtin.add_host)) and, from the controller, for every remote
+    concurrently, does what Proxmox Datacenter Manager does for a multi-remote SDN change
+  - 1. checks every desired object against its type's rules, before anything is sent;
+  - 2. locks the SDN configuration of every remote, in a fixed order (by address), so that two fleets competing
+    for the same remotes cannot both end up half-locked; if one lock fails, the locks taken are released;
+  - 3. creates, updates or removes the objects on every remote (controllers, zones, vnets, subnets in that order;
+    removals in the reverse order); if anything fails, every remote is rolled back and released;
+  - 4. checks that every lock is still held by this transaction (Proxmox VE accepts any token while no lock is
+    held, so a lock force-released meanwhile would otherwise go unnoticed); if not, every remote is rolled back;
+  - 5. applies on every remote, follows every reload task and checks every node's zone status (Proxmox VE's
+    C(reloadnetworkall) task ends OK even when a node failed). Once applying has started there is no rollback;
+    the result lists the remotes that failed, with their errors, apart from those that succeeded.
+  - Remotes with nothing pending are not applied; their lock is released. A second run with the same options
+    changes nothing.
+  - SIGINT or SIGTERM before applying rolls back and releases every remote locked so far.
+  - Every step is recorded in the transaction's journal on the controller, so that M(pvefleet.sdn.sdn_lock) with
+    O(pvefleet.sdn.sdn_lock#module:state=rolled_back) (or the playbook C(pvefleet.sdn.recover)) can clean up after
+    a controller that was killed.
+author:
+  - pvefleet developers
+options:
+  remotes:
+    description:
+      - The inventory hosts (remotes) of the transaction. Defaults to every host of the play.
+      - Each host's connection settings come from its host variables (C(pvefleet_sdn_api_host), ...), with this
+        task's connection options as the fallback shared by the fleet.
+    type: list
+    elements: str
+  controllers:
+    description: Controllers for every remote, each a dict of M(pvefleet.sdn.sdn_controller) options plus C(state) and C(purge).
+    type: list
+    elements: dict
+    default: []
+  zones:
+    description: Zones for every remote, each a dict of M(pvefleet.sdn.sdn_zone) options plus C(state) and C(purge).
+    type: list
+    elements: dict
+    default: []
+  vnets:
+    description: Vnets for every remote, each a dict of M(pvefleet.sdn.sdn_vnet) options plus C(state) and C(purge).
+    type: list
+    elements: dict
+    default: []
+  subnets:
+    description: Subnets for every remote, each a dict of M(pvefleet.sdn.sdn_subnet) options plus C(state) and C(purge).
+    type: list
+    elements: dict
+    default: []
+  remote_objects:
+    description:
+      - Objects for single remotes, keyed by inventory host; each value a dict with the keys C(controllers),
+        C(zones), C(vnets) and C(subnets), added to the objects for every remote.
+    type: dict
+    default: {}
+  concurrency:
+    description: How many remotes are worked on at the same time.
+    type: int
+    default: 64
+  allow_pending:
+    description:
+      - Take the lock even if a remote has pending changes made by someone else. They are applied too.
+    type: bool
+    default: false
+  apply_timeout:
+    description: Seconds to wait for each remote's reload to finish on every node.
+    type: float
+    default: 600
+  check_nodes:
+    description: After the reload task, wait until no zone of any node is C(pending), and fail a remote on which one is in C(error).
+    type: bool
+    default: true
+  transaction:
+    description: Name of the transaction's record on the controller.
+    type: str
+    default: default
+  journal_dir:
+    description:
+      - Directory of the transaction records (mode 0600 files). Point it at persistent storage under AWX.
+      - Falls back to E(PVEFLEET_SDN_JOURNAL_DIR); C(~/.ansible/pvefleet_sdn) when none is set.
+    type: path
+extends_documentation_fragment:
+  - pvefleet.sdn.connection
+attributes:
+  action_group:
+    description: Use C(group/pvefleet.sdn.sdn) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - pvefleet.sdn.sdn
+  check_mode:
+    description: Takes no lock and changes nothing; reports per remote what would change.
+    support: full
+  diff_mode:
+    description: Each remote's object results carry the before and after of every object.
+    support: full
+  bypass_host_loop:
+    description: Runs once for all the hosts of the play batch.
+    support: full
+  idempotent:
+    description: A second run with the same options changes nothing and applies nothing.
+    support: full
+notes:
+  - Do not use C(serial) on the play; the task refuses to run on one batch of a split play.
+  - The task fails when any remote failed; the result still lists every remote.
+seealso:
+  - module: pvefleet.sdn.sdn_lock
+  - role: pvefleet.sdn.sdn_transaction
+    description: The same guarantees, task by task.
+"""
+
+EXAMPLES = r"""
+- name: An EVPN zone and vnet on every remote, each with its own controller
+  hosts: remotes
+  gather_facts: false
+  tasks:
+    - name: One transaction over the whole fleet
+      pvefleet.sdn.sdn_transaction:
+        zones:
+          - zone: evpn1
+            type: evpn
+            controller: evpnctl
+            vrf_vxlan: 10000
+        vnets:
+          - vnet: vnet1
+            zone: evpn1
+            tag: 11000
+        remote_objects:
+          pve-east:
+            controllers:
+              - {controller: evpnctl, type: evpn, asn: 65000, peers: [10.1.0.1, 10.1.0.2]}
+          pve-west:
+            controllers:
+              - {controller: evpnctl, type: evpn, asn: 65000, peers: [10.2.0.1, 10.2.0.2]}
+        concurrency: 100
+      register: fleet
+
+    - name: Show the summary table
+      ansible.builtin.debug:
+        var: fleet.summary
+
+- name: Remove the vnet everywhere
+  pvefleet.sdn.sdn_transaction:
+    vnets:
+      - vnet: vnet1
+        state: absent
+"""
+
+RETURN = r"""
+ok:
+  description: Whether every remote succeeded.
+  returned: always
+  type: bool
+counts:
+  description: How many remotes ended in each phase (applied, unchanged, rolled_back, lock_failed, apply_failed, ...).
+  returned: always
+  type: dict
+  sample: {applied: 99, apply_failed: 1}
+failed_remotes:
+  description:
+    - The remotes that did not succeed, sorted by host, each with C(host), C(remote), C(phase), C(error),
+      C(recovery) (what to do when something is left locked or pending), C(objects), C(apply) and C(unwind).
+  returned: always
+  type: list
+  elements: dict
+succeeded_remotes:
+  description: The remotes that succeeded, sorted by host, with the same keys.
+  returned: always
+  type: list
+  elements: dict
+timings:
+  description: Seconds each phase took (lock, change, verify, apply, rollback, release, check).
+  returned: always
+  type: dict
+summary:
+  description: A table with a line per remote, failures first, for a log.
+  returned: always
+  type: list
+  elements: str
+"""
