@@ -40,7 +40,8 @@ class FakeClient:
     async def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
         self.calls.append(("GET", path, params))
         if path not in self.items:
-            raise ApiError(500, f"sdn '{path.rsplit('/', 1)[-1]}' does not exist\n", None, "GET", path)
+            raise ApiError(500, f"sdn '{path.rsplit('/', 1)[-1]}' does not exist\n", None,
+                           method="GET", path=path)
         answer = self.items[path]
         if isinstance(answer, Exception):
             raise answer
@@ -97,12 +98,13 @@ def test_read_not_found_is_none() -> None:
 def test_read_subnet_of_another_vnet_is_none() -> None:
     path = "/cluster/sdn/vnets/v1/subnets/z1-10.0.0.0-24"
     client = FakeClient({path: ApiError(400, "Parameter verification failed.\n",
-                                        {"vnet": "wrong vnet"}, "GET", path)})
+                                        {"vnet": "wrong vnet"}, method="GET", path=path)})
     assert run(read(client, SUBNET, "z1-10.0.0.0-24", parent="v1")) is None
 
 
 def test_read_other_errors_propagate() -> None:
-    client = FakeClient({ZONE_PATH: ApiError(403, "Permission check failed\n", None, "GET", ZONE_PATH)})
+    client = FakeClient({ZONE_PATH: ApiError(403, "Permission check failed\n", None, method="GET",
+                                       path=ZONE_PATH)})
     with pytest.raises(ApiError):
         run(read(client, ZONE, "vlan1"))
 
