@@ -16,14 +16,14 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
     VNET,
     ResourceKind,
     apply,
+    complete_from_current,
     plan,
     read,
 )
 
 
-# Options a create needs but an update may leave out: they are taken from the remote (a zone's
-# or controller's type picks its model; a vnet's zone).
-_IDENTITY = {"zone": ("type",), "controller": ("type",), "vnet": ("zone",)}
+# Kinds whose `type` picks the model: a create must name it (an update takes it from the remote).
+_TYPED = frozenset({"zone", "controller"})
 
 
 async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *, state: str,
@@ -37,11 +37,9 @@ async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *,
     current = await read(client, kind, object_id)
     if state == "absent":
         return await apply(client, plan(kind, None, current, object_id=object_id), lock_token, check_mode)
-    for name in _IDENTITY.get(kind.name, ()):
-        if name not in given:
-            if current is None:
-                raise InvalidInput({name: f"required to create {kind.describe(object_id)}"})
-            given[name] = getattr(current.model, name)
+    if current is None and kind.name in _TYPED and "type" not in given:
+        raise InvalidInput({"type": f"required to create {kind.describe(object_id)}"})
+    given = complete_from_current(given, current)
     desired = kind.parse(given)
     referenced = None
     if kind.referenced and given.get(kind.referenced):

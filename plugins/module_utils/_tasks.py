@@ -1,0 +1,145 @@
+# Private to pvefleet.sdn: not a public API.
+"""Following PVE tasks (UPIDs) to their end, and checking that every node reloaded.
+
+Polling starts fast and backs off to a small ceiling, so that a finished task is noticed within
+a fraction of a second without flooding the remote (PDM polls every 3 s).
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import time
+import urllib.parse
+from typing import Optional
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, InvalidInput, TaskTimeout
+
+# pve-sdn-api.md §8.1
+_UPID = re.compile(
+    r"^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):"
+    r"([^:\s/]+):([^:\s/]*):([^:\s/]+):$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Upid:
+    text: str
+    node: str
+    pid: int
+    pstart: int
+    starttime: int
+    type: str
+    id: str
+    user: str
+
+    @classmethod
+    def parse(cls, text: str) -> Upid:
+        match = _UPID.match(text or "")
+        if not match:
+            raise InvalidInput({"upid": f"is not a PVE task ID (UPID:node:pid:pstart:starttime:type:id:user:), got {text!r}"})
+        return cls(text, match.group(1), int(match.group(3), 16), int(match.group(4), 16),
+                   int(match.group(5), 16), match.group(6), match.group(7), match.group(8))
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclasses.dataclass
+class TaskResult:
+    upid: str
+    node: str
+    status: str
+    exitstatus: str
+    duration: float
+    log_tail: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        # "WARNINGS: n" is success in PVE's own terms (pve-sdn-api.md §8.2).
+        return self.exitstatus == "OK" or self.exitstatus.startswith("WARNINGS:")
+
+
+class TaskFollower:
+    def __init__(self, client, *, first_interval: float = 0.05, max_interval: float = 0.5,
+                 backoff: float = 1.4, log_lines: int = 20):
+        self.client = client
+        self.first_interval, self.max_interval, self.backoff = first_interval, max_interval, backoff
+        self.log_lines = log_lines
+
+    def _intervals(self):
+        interval = self.first_interval
+        while True:
+            yield interval
+            interval = min(self.max_interval, interval * self.backoff)
+
+    async def wait(self, upid: Upid | str, *, timeout: float = 600.0) -> TaskResult:
+        upid = upid if isinstance(upid, Upid) else Upid.parse(upid)
+        path = f"/nodes/{upid.node}/tasks/{urllib.parse.quote(upid.text, safe='')}"
+        started = time.monotonic()
+        for interval in self._intervals():
+            status = await self.client.get(path + "/status")
+            if status.get("status") == "stopped":
+                result = TaskResult(upid.text, upid.node, "stopped", str(status.get("exitstatus", "unexpected status")),
+                                    time.monotonic() - started)
+                if not result.ok:
+                    result.log_tail = await self._log_tail(path)
+                return result
+            if time.monotonic() - started + interval > timeout:
+                raise TaskTimeout(upid.text, timeout)
+            await asyncio.sleep(interval)
+        raise AssertionError("unreachable")
+
+    async def _log_tail(self, path: str) -> list[str]:
+        try:
+            lines = await self.client.get(path + "/log", params={"start": 0, "limit": 1000}) or []
+            return [str(line.get("t", "")) for line in lines[-self.log_lines:]]
+        except ApiError:
+            return []
+
+    async def node_zone_status(self, node: str) -> list[dict]:
+        return await self.client.get(f"/nodes/{urllib.parse.quote(node)}/sdn/zones") or []
+
+    async def wait_nodes_applied(self, nodes: list[str], *, timeout: float = 600.0,
+                                 since: Optional[int] = None) -> dict[str, str]:
+        """Per node: "ok" when no zone is pending any more, "error: ..." when a zone is in error or
+        the node's reload task failed, "pending" when the timeout ran out first."""
+        started = time.monotonic()
+        results: dict[str, str] = {}
+
+        async def one(node: str) -> None:
+            for interval in self._intervals():
+                zones = await self.node_zone_status(node)
+                broken = sorted(z.get("zone", "?") for z in zones if z.get("status") == "error")
+                if broken:
+                    results[node] = "error: zone(s) " + ", ".join(broken)
+                    return
+                if not any(z.get("status") == "pending" for z in zones):
+                    results[node] = "ok"
+                    return
+                failed = await self._failed_reload(node, since)
+                if failed:
+                    results[node] = f"error: network reload failed: {failed}"
+                    return
+                if time.monotonic() - started + interval > timeout:
+                    results[node] = "pending"
+                    return
+                await asyncio.sleep(interval)
+
+        await asyncio.gather(*(one(node) for node in nodes))
+        return dict(sorted(results.items()))
+
+    async def _failed_reload(self, node: str, since: Optional[int]) -> str:
+        """The exit status of the node's newest finished srvreload task since `since`, if it failed."""
+        params = {"typefilter": "srvreload", "source": "all", "limit": 5}
+        if since is not None:
+            params["since"] = since
+        try:
+            tasks = await self.client.get(f"/nodes/{urllib.parse.quote(node)}/tasks", params=params) or []
+        except ApiError:
+            return ""
+        finished = [t for t in tasks if t.get("status") and t.get("status") != "running" and "endtime" in t]
+        if not finished:
+            return ""
+        newest = max(finished, key=lambda t: t.get("starttime", 0))
+        status = str(newest.get("status"))
+        return "" if status == "OK" or status.startswith("WARNINGS") else status

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import socket
+import stat
+
+import pytest
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import (
+    Journal,
+    JournalConflict,
+    RunId,
+    journal_path,
+)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
+
+RUN = RunId(socket.gethostname(), os.getpid(), "1")
+
+
+def make(tmp_path) -> Journal:
+    return Journal(journal_path("t1", str(tmp_path / "j")))
+
+
+def test_file_is_private_and_holds_the_token(tmp_path):
+    journal = make(tmp_path)
+    journal.join(RUN, "r1", {"api_host": "h"})
+    journal.update("r1", phase="locked", token="secret-token")
+    mode = stat.S_IMODE(os.stat(journal.path).st_mode)
+    assert mode == 0o600
+    assert json.loads(journal.path.read_text())["remotes"]["r1"]["token"] == "secret-token"
+
+
+def test_join_starts_in_locking_phase(tmp_path):
+    journal = make(tmp_path)
+    journal.join(RUN, "r1", {})
+    assert journal.read()["remotes"]["r1"]["phase"] == "locking"
+
+
+def test_same_host_twice_in_one_transaction_is_refused(tmp_path):
+    journal = make(tmp_path)
+    journal.join(RUN, "r1", {})
+    with pytest.raises(JournalConflict, match="already in transaction"):
+        journal.join(RUN, "r1", {})
+
+
+def test_dead_run_with_locked_remotes_blocks_a_new_run(tmp_path):
+    journal = make(tmp_path)
+    dead = RunId(socket.gethostname(), 999999, "gone")
+    journal.join(dead, "r1", {})
+    journal.update("r1", phase="locked", token="t")
+    with pytest.raises(JournalConflict, match="recovery playbook"):
+        journal.join(RUN, "r2", {})
+
+
+def test_dead_run_that_finished_is_replaced(tmp_path):
+    journal = make(tmp_path)
+    dead = RunId(socket.gethostname(), 999999, "gone")
+    journal.join(dead, "r1", {})
+    journal.update("r1", phase="applied")
+    journal.join(RUN, "r2", {})
+    record = journal.read()
+    assert list(record["remotes"]) == ["r2"]
+    assert record["run"] == RUN.as_dict()
+
+
+def test_claim_happens_once(tmp_path):
+    journal = make(tmp_path)
+    journal.join(RUN, "r1", {})
+    journal.update("r1", phase="locked", token="t")
+    active = frozenset({"locked"})
+    assert journal.claim("r1", active, "rolling_back")["token"] == "t"
+    assert journal.claim("r1", active, "rolling_back") is None
+
+
+def _claim_in_child(path: str, queue) -> None:
+    queue.put(Journal(__import__("pathlib").Path(path)).claim("r1", frozenset({"locked"}), "rolling_back") is not None)
+
+
+def test_concurrent_claims_from_processes_win_once(tmp_path):
+    journal = make(tmp_path)
+    journal.join(RUN, "r1", {})
+    journal.update("r1", phase="locked", token="t")
+    queue = multiprocessing.get_context("fork").Queue()
+    children = [multiprocessing.get_context("fork").Process(target=_claim_in_child, args=(str(journal.path), queue))
+                for _ in range(6)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    wins = [queue.get() for _ in children]
+    assert wins.count(True) == 1
+
+
+def test_forget_removes_a_finished_record_only(tmp_path):
+    journal = make(tmp_path)
+    journal.join(RUN, "r1", {})
+    journal.forget()
+    assert journal.path.exists()  # r1 is still locking
+    journal.update("r1", phase="rolled_back")
+    journal.forget()
+    assert not journal.path.exists()
+
+
+def test_update_many_writes_every_host(tmp_path):
+    journal = make(tmp_path)
+    journal.join_many(RUN, {"a": {}, "b": {}})
+    journal.update_many({"a": {"phase": "locked"}, "b": {"phase": "lock_failed"}})
+    remotes = journal.read()["remotes"]
+    assert (remotes["a"]["phase"], remotes["b"]["phase"]) == ("locked", "lock_failed")
+
+
+@pytest.mark.parametrize("name", ["", "../x", ".hidden", "a/b"])
+def test_transaction_name_must_be_plain(tmp_path, name):
+    with pytest.raises(PveFleetError, match="plain name"):
+        journal_path(name, str(tmp_path))
+
+
+def test_current_run_is_the_parent_process():
+    run = RunId.current()
+    assert run.pid == os.getppid()
+    assert run.is_alive()
