@@ -33,6 +33,8 @@ async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *,
     if kind is SUBNET:
         return await _run_subnet(client, given, state=state, purge=purge, lock_token=lock_token,
                                  check_mode=check_mode)
+    if state == "present":
+        check_offline(kind, given)
     object_id = given[kind.name]
     current = await read(client, kind, object_id)
     if state == "absent":
@@ -51,9 +53,22 @@ async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *,
                        lock_token, check_mode)
 
 
+def check_offline(kind: ResourceKind, given: Mapping[str, Any]) -> None:
+    """Fail on bad option values before any request. A missing required option is left for
+    later: on an update it comes from the remote (complete_from_current)."""
+    try:
+        kind.parse(given)
+    except InvalidInput as exc:
+        errors = {name: rule for name, rule in exc.errors.items() if not rule.startswith("required")}
+        if errors:
+            raise InvalidInput(errors) from None
+
+
 async def _run_subnet(client, given: dict, *, state: str, purge: bool, lock_token: Optional[str],
                       check_mode: bool) -> dict:
     # A subnet's PVE ID starts with its vnet's zone, so the vnet is read first.
+    if state == "present":
+        check_offline(SUBNET, given)
     vnet = await read(client, VNET, given["vnet"])
     if vnet is None:
         if state == "absent":

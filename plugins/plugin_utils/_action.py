@@ -48,8 +48,9 @@ class SdnAction(ActionBase):
             outcome = asyncio.run(self.execute(args))
         except PveFleetError as exc:
             failure = exc.to_failure()
-            return {**result, "failed": True, "changed": False, "msg": f"{self.host}: {exc}",
-                    "failure": failure}
+            # API and transport errors name their remote already.
+            message = str(exc) if getattr(exc, "remote", "") else f"{self.host}: {exc}"
+            return {**result, "failed": True, "changed": False, "msg": message, "failure": failure}
         return {**result, **outcome}
 
     async def execute(self, args: dict) -> dict:
