@@ -1,0 +1,82 @@
+"""`pvefleet-emulator`: start N emulated PVE remotes, write their inventory, print `ready`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import signal
+import ssl
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from pvefleet_emulator.http import Emulator
+from pvefleet_emulator.inventory import write_inventory
+from pvefleet_emulator.remote import Remote
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="pvefleet-emulator", description=__doc__)
+    parser.add_argument("--remotes", type=int, default=3, help="how many PVE clusters (default 3)")
+    parser.add_argument("--nodes", type=int, default=1, help="nodes per cluster (default 1)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added before every API answer")
+    parser.add_argument("--task-seconds", type=float, default=2.0, help="how long an apply's reload takes")
+    parser.add_argument("--addressing", choices=["ip", "ports"], default="ip",
+                        help="ip: 127.0.0.2, 127.0.0.3, ... at --port; ports: 127.0.0.1 at --base-port, +1, ...")
+    parser.add_argument("--base-address", default="127.0.0.2")
+    parser.add_argument("--port", type=int, default=8006)
+    parser.add_argument("--base-port", type=int, default=18006)
+    parser.add_argument("--pve8", action="append", default=[], metavar="NAME",
+                        help="start this remote (e.g. remote003) as PVE 8, without the lock API; repeatable")
+    parser.add_argument("--auth-fail-delay", type=float, default=3.0, help="seconds before a 401 (PVE: ~3)")
+    parser.add_argument("--inventory", type=Path, required=True, help="where to write the Ansible inventory")
+    parser.add_argument("--state-dir", type=Path, required=True, help="where each remote keeps its state")
+    return parser.parse_args(argv)
+
+
+def endpoints(args: argparse.Namespace) -> list[tuple[str, int]]:
+    if args.addressing == "ports":
+        return [("127.0.0.1", args.base_port + i) for i in range(args.remotes)]
+    result, address = [], ipaddress.ip_address(args.base_address)
+    while len(result) < args.remotes:
+        if str(address).split(".")[-1] not in ("0", "255"):
+            result.append((str(address), args.port))
+        address += 1
+    return result
+
+
+async def serve(args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    remotes = [Remote(f"remote{i + 1:03d}", address, port, args.nodes, args.state_dir,
+                      task_seconds=args.task_seconds, latency_ms=args.latency_ms,
+                      pve8=f"remote{i + 1:03d}" in args.pve8, auth_fail_delay=args.auth_fail_delay)
+               for i, (address, port) in enumerate(endpoints(args))]
+    emulator = Emulator(remotes)
+    runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False)
+    await runner.setup()
+    for remote in remotes:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(remote.cert_path, remote.key_path)
+        await web.TCPSite(runner, remote.address, remote.port, ssl_context=context, backlog=512).start()
+    write_inventory(args.inventory, remotes)
+    print(f"started {len(remotes)} remote(s) in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)
+    print("ready", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

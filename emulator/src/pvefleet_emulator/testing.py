@@ -1,0 +1,94 @@
+"""Run the emulator as a subprocess for a test: start, wait for `ready`, read the inventory, stop."""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from pvefleet_emulator.control_client import EmulatorControl
+
+
+@dataclass
+class RemoteInfo:
+    name: str
+    vars: dict
+
+    @property
+    def control(self) -> EmulatorControl:
+        return EmulatorControl(self.vars["pvefleet_emulator_url"], self.vars["pvefleet_sdn_ca_path"])
+
+    @property
+    def host(self) -> str:
+        return self.vars["pvefleet_sdn_api_host"]
+
+    @property
+    def port(self) -> int:
+        return self.vars["pvefleet_sdn_api_port"]
+
+    @property
+    def token_secret(self) -> str:
+        return self.vars["pvefleet_sdn_api_token_secret"]
+
+    @property
+    def password(self) -> str:
+        return self.vars["pvefleet_emulator_password"]
+
+    @property
+    def ca_path(self) -> str:
+        return self.vars["pvefleet_sdn_ca_path"]
+
+
+class EmulatorProcess:
+    """`with EmulatorProcess(remotes=3) as emu: emu.inventory, emu.remotes["remote001"].control.state()`"""
+
+    def __init__(self, remotes: int = 3, nodes: int = 1, *, task_seconds: float = 0.3, latency_ms: float = 0.0,
+                 auth_fail_delay: float = 0.0, pve8: tuple[str, ...] = (), workdir: Optional[Path] = None,
+                 extra_args: tuple[str, ...] = ()):
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pvefleet-emu-"))
+        self._own_workdir = workdir is None
+        self.inventory = self.workdir / "inventory.yml"
+        self.state_dir = self.workdir / "state"
+        self.command = [sys.executable, "-m", "pvefleet_emulator.cli", "--remotes", str(remotes), "--nodes", str(nodes),
+                        "--task-seconds", str(task_seconds), "--latency-ms", str(latency_ms),
+                        "--auth-fail-delay", str(auth_fail_delay), "--inventory", str(self.inventory),
+                        "--state-dir", str(self.state_dir), *extra_args]
+        for name in pve8:
+            self.command += ["--pve8", name]
+        self.process: Optional[subprocess.Popen] = None
+        self.remotes: dict[str, RemoteInfo] = {}
+
+    def start(self) -> EmulatorProcess:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.strip() == "ready":
+                break
+        else:
+            raise RuntimeError(f"the emulator exited before it was ready: {self.process.stderr.read()}")
+        hosts = yaml.safe_load(self.inventory.read_text())["all"]["children"]["remotes"]["hosts"]
+        self.remotes = {name: RemoteInfo(name, variables) for name, variables in hosts.items()}
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
