@@ -100,6 +100,8 @@ class ActionModule(TransactionAction):
                 f"transaction '{args['transaction']}' belongs to a run that is still going (pid {owner['pid']} "
                 f"on {owner['controller']}); not rolling back its remotes from here")
         hosts = [self.host] + sorted(h for h in record.get("remotes", {}) if h != self.host)
+        # Why the transaction is being rolled back: the errors the remotes recorded.
+        cause = {h: e["error"] for h, e in sorted(record.get("remotes", {}).items()) if e.get("error")}
         outcomes: dict[str, dict] = {}
         if self.check_mode:
             active = [h for h in hosts if record.get("remotes", {}).get(h, {}).get("phase") in ACTIVE_PHASES]
@@ -114,7 +116,7 @@ class ActionModule(TransactionAction):
             journal.update(host, phase=outcome["state"], unwind=outcome)
             outcomes[host] = outcome
         failed = sorted(h for h, o in outcomes.items() if not o["ok"])
-        result = {"changed": bool(outcomes), "remotes": outcomes, "failed_remotes": failed}
+        result = {"changed": bool(outcomes), "remotes": outcomes, "failed_remotes": failed, "cause": cause}
         if failed:
             result.update(failed=True, msg="could not roll back and release every remote: "
                           + "; ".join(f"{h}: {outcomes[h]['state']}, {outcomes[h].get('recovery', '')}" for h in failed))

@@ -118,3 +118,7 @@ OBJECT_STATE = dict(
     state=dict(type="str", default="present", choices=["present", "absent"]),
     purge=dict(type="bool", default=False),
 )
+
+INFO_OPTIONS = dict(
+    view=dict(type="str", default="pending", choices=["pending", "running", "config"]),
+)

@@ -1,0 +1,114 @@
+#!/usr/bin/python
+# Copyright: pvefleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sdn_info
+short_description: Read the SDN configuration and lock state of a Proxmox VE remote
+version_added: 0.1.0
+description:
+  - Returns the remote's SDN zones, vnets, subnets and controllers in the chosen view, whether its SDN lock is held,
+    and the objects an apply would change.
+  - The lock state is probed the way Proxmox VE allows (a release without token, which changes nothing when no lock
+    is held): there is no API to read it.
+author:
+  - pvefleet developers
+options:
+  view:
+    description:
+      - V(pending) is Proxmox VE's merged view - the running values, with C(state) (C(new), C(changed), C(deleted))
+        and C(pending) (the values an apply would set) on objects that an apply would change.
+      - V(running) is the configuration last applied.
+      - V(config) is the pending configuration files as they are.
+    type: str
+    choices: [pending, running, config]
+    default: pending
+extends_documentation_fragment:
+  - pvefleet.sdn.connection
+attributes:
+  action_group:
+    description: Use C(group/pvefleet.sdn.sdn) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - pvefleet.sdn.sdn
+  check_mode:
+    description: Reads only; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Reads only; there is nothing to diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: What would an apply change, and is the lock held?
+  pvefleet.sdn.sdn_info:
+  register: sdn
+
+- name: Refuse to go on when someone else's changes are pending
+  ansible.builtin.assert:
+    that: sdn.pending_changes | length == 0
+    fail_msg: "pending on {{ inventory_hostname }}: {{ sdn.pending_changes | join(', ') }}"
+
+- name: The running configuration
+  pvefleet.sdn.sdn_info:
+    view: running
+"""
+
+RETURN = r"""
+view:
+  description: The view the objects are shown in.
+  returned: always
+  type: str
+  sample: pending
+zones:
+  description: The zones, as Proxmox VE returns them (wire keys such as C(vrf-vxlan)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{zone: evpn1, type: evpn, controller: evpnctl, vrf-vxlan: 10000, state: new, pending: {}}]
+vnets:
+  description: The vnets.
+  returned: always
+  type: list
+  elements: dict
+subnets:
+  description: The subnets of every vnet, with C(id) (C(<zone>-<network>-<prefixlen>)), C(cidr) and C(vnet).
+  returned: always
+  type: list
+  elements: dict
+controllers:
+  description: The controllers.
+  returned: always
+  type: list
+  elements: dict
+lock:
+  description: The SDN lock.
+  returned: always
+  type: dict
+  contains:
+    held:
+      description: Whether a client holds the lock.
+      type: bool
+      returned: always
+pending_changes:
+  description: The objects an apply would change, such as C(vnet vnet1 (new)), sorted; empty when nothing is pending.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, INFO_OPTIONS, merge  # noqa: E402
+from ansible_collections.pvefleet.sdn.plugins.module_utils._module import run_module  # noqa: E402
+
+ARGUMENT_SPEC = merge(CONNECTION, INFO_OPTIONS)
+
+
+def main() -> None:
+    from ansible_collections.pvefleet.sdn.plugins.module_utils._info_task import run_info_task
+
+    run_module(ARGUMENT_SPEC, run_info_task)
+
+
+if __name__ == "__main__":
+    main()
