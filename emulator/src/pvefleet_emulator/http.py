@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import traceback
 import urllib.parse
 from typing import Any, Optional
 
@@ -87,6 +88,9 @@ class Emulator:
             return _param_error(exc.errors)
         except Die as exc:
             return _error(500, str(exc))
+        except Exception as exc:  # a bug of ours: answer as PVE does for an unexpected die, and log it
+            traceback.print_exc()
+            return _error(500, f"emulator error: {exc}\n")
         if rule is not None and rule.drop == "after":
             _drop(request)  # the change happened; the client never hears of it
             return web.Response()

@@ -115,7 +115,7 @@ def check_value(prop: dict, value: Any) -> Any:
     fmt = prop.get("format")
     if isinstance(fmt, str):
         check_format(fmt, text)
-    if prop.get("pattern") and not re.fullmatch(prop["pattern"], text):
+    if prop.get("pattern") and not re.fullmatch(perl_pattern(prop["pattern"]), text):
         raise ValueError("value does not match the regex pattern")
     if prop.get("maxLength") is not None and len(text) > prop["maxLength"]:
         raise ValueError(f"value may only be {prop['maxLength']} characters long")
@@ -124,6 +124,12 @@ def check_value(prop: dict, value: Any) -> Any:
     if prop.get("enum") and text not in prop["enum"]:
         raise ValueError(f"value '{text}' does not have a value in the enumeration '{', '.join(prop['enum'])}'")
     return text
+
+
+@lru_cache(maxsize=None)
+def perl_pattern(pattern: str) -> re.Pattern:
+    """Perl's `(?^i:...)` group (flags reset, then i) as Python's `(?i:...)`."""
+    return re.compile(re.sub(r"\(\?\^(\w*):", lambda m: f"(?{m.group(1)}:" if m.group(1) else "(?:", pattern))
 
 
 def _boolean(value: Any) -> int:
