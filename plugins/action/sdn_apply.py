@@ -3,6 +3,8 @@
 """Apply a remote's pending SDN configuration and follow the reload to its end (docs: modules/sdn_apply.py)."""
 from __future__ import annotations
 
+import asyncio
+
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
     CONNECTION,
@@ -14,15 +16,20 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveCli
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected
-from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TOKEN_PHASES, TransactionAction
 
 ARGSPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, dict(
     timeout=dict(type="float", default=600.0),
     check_nodes=dict(type="bool", default=True),
 ))
 
+LOCK_LOST = (
+    "the SDN lock of {remote} is no longer held by this transaction (it was force-released, or "
+    "taken by another client): the pending configuration may hold changes made by others since, "
+    "so nothing is applied anywhere. Inspect it with pvefleet.sdn.sdn_info, then roll back or "
+    "apply it by hand")
 # A remote of the transaction in one of these phases means the transaction must not be applied.
-BLOCKING_PHASES = frozenset({"failed", "lock_failed", "locking", "rolling_back", "rolled_back", "stuck"})
+BLOCKING_PHASES = frozenset({"failed", "lock_failed", "locking", "rolling_back", "rolled_back", "stuck", "lock_lost"})
 
 
 class ActionModule(TransactionAction):
@@ -35,17 +42,13 @@ class ActionModule(TransactionAction):
         if entry:
             check_protected(self._task, self.task_vars, "sdn_apply")
             self._refuse_if_transaction_failed(journal)
+            if not self.check_mode:
+                await self._verify_transaction_locks(args, journal)
         settings = self.connection_for(args)
         async with PveClient(settings) as client:
             pending = await pending_objects(client)
-            if token and not self.check_mode and not await LockSession(client).holds(token):
-                if entry:
-                    journal.update(self.host, phase="failed", error="lock lost")
-                raise PveFleetError(
-                    f"the SDN lock of {settings.remote} is no longer held by this transaction (it was "
-                    "force-released, or taken by another client): its pending configuration may hold "
-                    "changes made by others since, so it is not applied. Inspect it with "
-                    "pvefleet.sdn.sdn_info, then roll back or apply by hand")
+            if token and not entry and not self.check_mode and not await LockSession(client).holds(token):
+                raise PveFleetError(LOCK_LOST.format(remote=settings.remote))
             if not pending:
                 if token and not self.check_mode:
                     await LockSession(client).release(token)
@@ -74,6 +77,36 @@ class ActionModule(TransactionAction):
         else:
             result["msg"] = f"applied {len(pending)} change(s); reload {outcome['exitstatus']} on every node"
         return result
+
+    async def _verify_transaction_locks(self, args: dict, journal) -> None:
+        """Before any remote applies, every lock of the transaction must still be ours.
+
+        PVE accepts any token while no lock is held, so a lock force-released under the
+        transaction is invisible to the writes. The first host to get here checks every remote
+        of the transaction at once; the others wait for it and read its verdict, so that no
+        remote applies before all were checked (hosts apply in parallel).
+        """
+        with journal.exclusive("verify"):
+            verdict = journal.read().get("verification")
+            if verdict is None:
+                remotes = journal.read().get("remotes", {})
+                hosts = sorted(h for h, e in remotes.items() if e.get("phase") in TOKEN_PHASES and e.get("token"))
+                held = await asyncio.gather(*(self._holds(args, h, remotes[h]["token"]) for h in hosts))
+                lost = [h for h, ok in zip(hosts, held) if not ok]
+                for host in lost:
+                    # Not ours any more: the rescue must not roll back what may be others' changes.
+                    journal.update(host, phase="lock_lost", token=None, error="lock lost before applying")
+                verdict = {"ok": not lost, "lost": lost}
+                journal.set_field("verification", verdict)
+        if not verdict["ok"]:
+            raise PveFleetError(LOCK_LOST.format(remote=", ".join(verdict["lost"])))
+
+    async def _holds(self, args: dict, host: str, token: str) -> bool:
+        try:
+            async with PveClient(self.connection_for(args, host)) as client:
+                return await LockSession(client).holds(token)
+        except PveFleetError:
+            return False
 
     def _refuse_if_transaction_failed(self, journal) -> None:
         remotes = journal.read().get("remotes", {})

@@ -146,6 +146,7 @@ class Journal:
             if not record:
                 record.update({"transaction": self.path.stem, "run": run.as_dict(), "created": time.time(),
                                "remotes": {}})
+            record.pop("verification", None)  # a host joined: the locks are to be checked again
             now = time.time()
             for host, remote in remotes.items():
                 entry = record["remotes"].get(host)
@@ -182,6 +183,23 @@ class Journal:
             remotes = record.setdefault("remotes", {})
             for host, fields in updates.items():
                 remotes.setdefault(host, {}).update(fields, updated=now)
+
+    def set_field(self, name: str, value) -> None:
+        """A top-level field of the record (such as the transaction-wide lock verification)."""
+        with self._locked() as record:
+            record[name] = value
+
+    @contextlib.contextmanager
+    def exclusive(self, purpose: str) -> Iterator[None]:
+        """Serialise a step that one host does for the whole transaction (others wait, then read)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path.with_suffix(f".{purpose}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def claim(self, host: str, from_phases: frozenset, to_phase: str) -> dict | None:
         """Move host to to_phase if it is in one of from_phases; the entry as it was, or None."""

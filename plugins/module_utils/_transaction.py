@@ -329,7 +329,8 @@ class FleetTransaction:
 
     def report(self) -> dict:
         reports = [remote.report() for remote in self.remotes]
-        failed = sorted((r for r in reports if not r["ok"]), key=lambda r: r["host"])
+        # The remotes that caused the failure first, then those rolled back because of them.
+        failed = sorted((r for r in reports if not r["ok"]), key=lambda r: ("error" not in r, r["host"]))
         succeeded = sorted((r for r in reports if r["ok"]), key=lambda r: r["host"])
         return {
             "ok": not failed and not self.abort.is_set(),

@@ -23,7 +23,8 @@ class PlaybookRun:
 
     def task(self, name: str, host: str | None = None) -> list[dict]:
         """Results of the task called `name` (for `host` only, if given)."""
-        return [r for r in self.results if r["task"] == name and (host is None or r["host"] == host)]
+        return [r for r in self.results if (r["task"] == name or r["task"].endswith(" : " + name))
+                and (host is None or r["host"] == host)]
 
     def one(self, name: str, host: str) -> dict:
         found = self.task(name, host)

@@ -85,6 +85,7 @@ class Remote:
     def reset(self) -> None:
         self.config = SdnConfig()
         self.tasks = TaskBook()
+        self.issued_tokens.clear()
         self.faults.rules.clear()
         self.faults.next_reload = None
         self.save()

@@ -1,0 +1,233 @@
+"""Transactions across remotes, task by task (the role) and in one fleet task, with faults."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import secrets_of
+from playbook import BIN, REPO, run_playbook
+
+CONTROLLERS = [{"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1"]}]
+ZONES = [{"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10000}]
+VNETS = [{"vnet": "vnet1", "zone": "evpn1", "tag": 11000}]
+EMPTY = {"zones": {}, "vnets": {}, "subnets": {}, "controllers": {}}
+
+
+def role_play(vnets=VNETS, hosts="remotes", **role_vars):
+    return [{"name": "transaction", "hosts": hosts, "gather_facts": False, "roles": [{
+        "role": "pvefleet.sdn.sdn_transaction",
+        "vars": {"sdn_transaction_controllers": CONTROLLERS, "sdn_transaction_zones": ZONES,
+                 "sdn_transaction_vnets": vnets, **role_vars}}]}]
+
+
+def fleet_play(vnets=VNETS, **options):
+    return [{"name": "fleet", "hosts": "remotes", "gather_facts": False, "tasks": [{
+        "name": "fleet", "pvefleet.sdn.sdn_transaction": {
+            "controllers": CONTROLLERS, "zones": ZONES, "vnets": vnets, **options}}]}]
+
+
+def assert_clean(remotes, applied: bool):
+    """No lock, nothing pending, and the running config with or without the change."""
+    for remote in remotes:
+        state = remote.control.state()
+        assert not state["lock"]["held"], remote.name
+        assert not state["has_pending_changes"], (remote.name, state["pending"])
+        assert ("vnet1" in state["running"]["vnets"]) == applied, (remote.name, state["running"])
+
+
+def test_role_applies_on_every_remote_then_changes_nothing(remotes, inventory, tmp_path):
+    run = run_playbook(role_play(), inventory, tmp_path / "1")
+    assert run.rc == 0, run.output
+    assert_clean(remotes, applied=True)
+    for remote in remotes:
+        state = remote.control.state()
+        assert state["node_versions"] == {"pve1": state["version"], "pve2": state["version"]}
+
+    again = run_playbook(role_play(), inventory, tmp_path / "2")
+    assert again.rc == 0, again.output
+    assert all(not r["result"].get("changed") for r in again.results
+               if r["action"].startswith("pvefleet.sdn.") and r["action"] != "pvefleet.sdn.sdn_lock")
+    applied = again.task("Apply everywhere and wait for every node")
+    assert [r["result"]["applied"] for r in applied] == [False] * 3
+    assert_clean(remotes, applied=True)
+
+
+@pytest.mark.parametrize("failing", ["remote001", "remote002", "remote003"])
+def test_role_rolls_back_every_remote_when_a_change_fails(remotes, inventory, tmp_path, failing):
+    by_name = {r.name: r for r in remotes}
+    by_name[failing].control.fail("POST", "^/cluster/sdn/vnets$", message="injected: disk full")
+    run = run_playbook(role_play(sdn_transaction_preflight=False), inventory, tmp_path)
+    assert run.rc != 0
+    assert "injected: disk full" in run.output
+    rollbacks = run.task("Roll back and release every remote of the transaction")
+    assert sorted(r["host"] for r in rollbacks) == ["remote001", "remote002", "remote003"]
+    rolled = [host for r in rollbacks for host in r["result"]["remotes"]]
+    assert sorted(rolled) == ["remote001", "remote002", "remote003"]  # each remote exactly once
+    assert_clean(remotes, applied=False)
+    for remote in remotes:
+        assert remote.control.state()["pending"] == EMPTY
+
+
+def test_lock_failure_on_one_remote_releases_the_others(remotes, inventory, tmp_path):
+    remotes[1].control.hold_lock()
+    run = run_playbook(role_play(), inventory, tmp_path)
+    assert run.rc != 0
+    assert "another client holds the SDN lock" in run.output
+    for remote in (remotes[0], remotes[2]):
+        state = remote.control.state()
+        assert not state["lock"]["held"] and state["pending"] == EMPTY
+    assert remotes[1].control.state()["lock"]["held"]  # the other client's lock stays
+
+
+def test_unprotected_block_is_refused_before_any_lock(remotes, inventory, tmp_path):
+    play = [{"name": "unprotected", "hosts": "remotes", "gather_facts": False, "tasks": [
+        {"name": "lock", "pvefleet.sdn.sdn_lock": {"state": "locked"}}]}]
+    run = run_playbook(play, inventory, tmp_path)
+    assert run.rc != 0
+    assert "any_errors_fatal" in run.one("lock", "remote001")["result"]["msg"]
+    assert not any(r.control.state()["lock"]["held"] for r in remotes)
+
+
+def test_serial_is_refused(remotes, inventory, tmp_path):
+    play = role_play()
+    play[0]["serial"] = 2
+    run = run_playbook(play, inventory, tmp_path)
+    assert run.rc != 0
+    assert "serial" in run.output
+    assert not any(r.control.state()["lock"]["held"] for r in remotes)
+    assert_clean(remotes, applied=False)
+
+
+def test_pve8_remote_is_refused_with_the_reason(remotes, inventory, tmp_path, emulator):
+    run = run_playbook(role_play(hosts="pve8"), inventory, tmp_path)
+    assert run.rc != 0
+    assert "needs Proxmox VE 9 or newer" in run.output
+    assert not emulator.remotes["remote004"].control.state()["has_pending_changes"]
+
+
+def test_lock_force_released_under_the_transaction_is_detected(remotes, inventory, tmp_path):
+    play = [{"name": "t", "hosts": "remotes", "gather_facts": False, "tasks": [{
+        "name": "transaction", "any_errors_fatal": True,
+        "block": [
+            {"name": "lock", "pvefleet.sdn.sdn_lock": {"state": "locked"}},
+            {"name": "vnet zone", "pvefleet.sdn.sdn_zone": {"zone": "simple1", "type": "simple"}},
+            {"name": "someone force-releases remote002", "when": "inventory_hostname == 'remote002'",
+             "ansible.builtin.uri": {"url": "https://{{ pvefleet_sdn_api_host }}:{{ pvefleet_sdn_api_port }}"
+                                            "/api2/json/cluster/sdn/lock?force=1",
+                                     "method": "DELETE", "ca_path": "{{ pvefleet_sdn_ca_path }}",
+                                     "headers": {"Authorization": "PVEAPIToken={{ pvefleet_sdn_api_user }}!"
+                                                 "{{ pvefleet_sdn_api_token_id }}={{ pvefleet_sdn_api_token_secret }}"}},
+             "no_log": True},
+            {"name": "apply", "pvefleet.sdn.sdn_apply": {}}],
+        "rescue": [{"name": "rollback", "pvefleet.sdn.sdn_lock": {"state": "rolled_back"}}]}]}]
+    run = run_playbook(play, inventory, tmp_path)
+    assert "no longer held by this transaction" in run.output
+    for remote in remotes:
+        state = remote.control.state()
+        assert state["running"]["zones"] == {}, remote.name  # nothing was applied anywhere
+        assert not state["lock"]["held"]
+
+
+def test_node_that_fails_to_reload_fails_the_apply(remotes, inventory, tmp_path):
+    remotes[2].control.faults(reload="node:pve2")
+    run = run_playbook(role_play(), inventory, tmp_path)
+    assert run.rc != 0
+    apply = run.one("Apply everywhere and wait for every node", "remote003")["result"]
+    assert apply["exitstatus"] == "OK"  # PVE's own task says OK...
+    assert apply["nodes"]["pve2"].startswith("error")  # ...but pve2 did not reload
+    assert apply["nodes"]["pve1"] == "ok"
+    for remote in remotes[:2]:
+        assert run.one("Apply everywhere and wait for every node", remote.name)["result"]["ok"]
+
+
+def test_fleet_task_applies_everywhere_and_reports(remotes, inventory, tmp_path):
+    run = run_playbook(fleet_play(), inventory, tmp_path / "1")
+    assert run.rc == 0, run.output
+    result = run.one("fleet", "remote001")["result"]
+    assert result["counts"] == {"applied": 3}
+    assert [r["host"] for r in result["succeeded_remotes"]] == ["remote001", "remote002", "remote003"]
+    assert_clean(remotes, applied=True)
+    again = run_playbook(fleet_play(), inventory, tmp_path / "2")
+    assert again.one("fleet", "remote001")["result"]["counts"] == {"unchanged": 3}
+    assert not again.one("fleet", "remote001")["result"]["changed"]
+
+
+@pytest.mark.parametrize("failing", ["remote001", "remote003"])
+def test_fleet_task_rolls_back_everywhere(remotes, inventory, tmp_path, failing):
+    by_name = {r.name: r for r in remotes}
+    by_name[failing].control.fail("POST", "^/cluster/sdn/vnets$", message="injected: disk full")
+    run = run_playbook(fleet_play(), inventory, tmp_path)
+    assert run.rc != 0
+    result = run.one("fleet", "remote001")["result"]
+    assert result["failed_remotes"][0]["host"] == failing
+    assert "injected: disk full" in result["failed_remotes"][0]["error"]
+    assert_clean(remotes, applied=False)
+    for remote in remotes:
+        assert remote.control.state()["pending"] == EMPTY
+
+
+def test_fleet_bad_input_takes_no_lock(remotes, inventory, tmp_path):
+    run = run_playbook(fleet_play(vnets=[{"vnet": "v-1", "zone": "evpn1", "tag": 0}]), inventory, tmp_path)
+    assert run.rc != 0
+    assert "vnet" in run.one("fleet", "remote001")["result"]["msg"]
+    assert not any(r.control.state()["issued_lock_tokens"] for r in remotes)
+
+
+def test_fleet_check_mode_takes_no_lock(remotes, inventory, tmp_path):
+    run = run_playbook(fleet_play(), inventory, tmp_path, check=True)
+    assert run.rc == 0, run.output
+    assert run.one("fleet", "remote001")["result"]["counts"] == {"checked": 3}
+    assert not any(r.control.state()["issued_lock_tokens"] for r in remotes)
+    assert_clean(remotes, applied=False)
+
+
+def test_interrupted_run_is_rolled_back(remotes, inventory, tmp_path):
+    play = [{"name": "t", "hosts": "remotes", "gather_facts": False, "tasks": [{
+        "name": "transaction", "any_errors_fatal": True,
+        "block": [
+            {"name": "lock", "pvefleet.sdn.sdn_lock": {"state": "locked"}},
+            {"name": "zone", "pvefleet.sdn.sdn_zone": {"zone": "simple1", "type": "simple"}},
+            {"name": "wait", "ansible.builtin.pause": {"seconds": 60}},
+            {"name": "apply", "pvefleet.sdn.sdn_apply": {}}],
+        "rescue": [{"name": "rollback", "pvefleet.sdn.sdn_lock": {"state": "rolled_back"}}]}]}]
+    import yaml
+
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "playbook.yml").write_text(yaml.safe_dump(play))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
+               PVEFLEET_SDN_JOURNAL_DIR=str(tmp_path / "journal"))
+    proc = subprocess.Popen([str(BIN / "ansible-playbook"), "-i", str(inventory), str(tmp_path / "playbook.yml")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while not all(r.control.state()["pending"]["zones"] for r in remotes):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 20
+    while any(r.control.state()["lock"]["held"] for r in remotes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for remote in remotes:
+        state = remote.control.state()
+        assert not state["lock"]["held"], remote.name
+        assert state["pending"] == EMPTY, remote.name
+
+
+def test_no_secret_reaches_the_output(remotes, inventory, tmp_path, emulator):
+    remotes[1].control.fail("POST", "^/cluster/sdn/vnets$", message="injected")
+    failing = run_playbook(role_play(sdn_transaction_preflight=False), inventory, tmp_path / "1", extra_args=["-vvv"])
+    remotes[1].control.clear_faults()
+    fine = run_playbook(fleet_play(), inventory, tmp_path / "2", extra_args=["-vvv"], diff=True)
+    secrets = secrets_of(emulator)
+    assert len(secrets) > 6  # lock tokens were issued in both runs
+    for run, workdir in ((failing, tmp_path / "1"), (fine, tmp_path / "2")):
+        record = (workdir / "results.jsonl").read_text()
+        for secret in secrets:
+            assert secret not in run.output
+            assert secret not in record
