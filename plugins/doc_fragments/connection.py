@@ -66,6 +66,6 @@ options:
       - Falls back to C(pvefleet_sdn_api_timeout); C(30) when none is set.
     type: float
 notes:
-  - API calls run on the Ansible controller; use C(connection: local) or let the action plugin do it (it always runs on the controller).
+  - "API calls run on the Ansible controller: the action plugin runs them there, whatever the host's connection."
   - Requires the Python libraries C(httpx) and C(pydantic) on the controller.
 """

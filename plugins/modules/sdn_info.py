@@ -10,15 +10,15 @@ version_added: 0.1.0
 description:
   - Returns the remote's SDN zones, vnets, subnets and controllers in the chosen view, whether its SDN lock is held,
     and the objects an apply would change.
-  - The lock state is probed the way Proxmox VE allows (a release without token, which changes nothing when no lock
-    is held): there is no API to read it.
+  - The lock state is probed the way Proxmox VE allows, with a release without token, which changes nothing when no
+    lock is held; there is no API to read it.
 author:
   - pvefleet developers
 options:
   view:
     description:
-      - V(pending) is Proxmox VE's merged view - the running values, with C(state) (C(new), C(changed), C(deleted))
-        and C(pending) (the values an apply would set) on objects that an apply would change.
+      - "V(pending) is Proxmox VE's merged view: the running values, with C(state) (C(new), C(changed), C(deleted))
+        and C(pending) (the values an apply would set) on objects that an apply would change."
       - V(running) is the configuration last applied.
       - V(config) is the pending configuration files as they are.
     type: str
@@ -66,7 +66,6 @@ zones:
   returned: always
   type: list
   elements: dict
-  sample: [{zone: evpn1, type: evpn, controller: evpnctl, vrf-vxlan: 10000, state: new, pending: {}}]
 vnets:
   description: The vnets.
   returned: always

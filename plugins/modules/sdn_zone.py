@@ -190,8 +190,11 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (  # 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._module import run_object_module  # noqa: E402
 
 
+ARGUMENT_SPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, OBJECT_STATE, ZONE_OPTIONS)
+
+
 def main() -> None:
-    run_object_module("zone", merge(CONNECTION, LOCK_TOKEN, JOURNAL, OBJECT_STATE, ZONE_OPTIONS), ZONE_OPTIONS)
+    run_object_module("zone", ARGUMENT_SPEC, ZONE_OPTIONS)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+#!/usr/bin/python
+# Copyright: pvefleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+# Documentation only: the action plugin of the same name does the work on the controller.
+
+DOCUMENTATION = r"""
+module: sdn_apply
+short_description: Apply the pending SDN configuration of a Proxmox VE remote and wait for every node
+version_added: 0.1.0
+description:
+  - Commits the remote's pending SDN configuration, releasing the lock of the transaction in the same call, follows
+    the C(reloadnetworkall) task to its end, then waits until every node's zones have left C(pending). Proxmox VE's
+    task ends OK even when a node failed to reload, so the per-node check is what tells.
+  - Nothing pending means nothing is applied (C(changed=false)); the lock is released.
+  - Inside a transaction opened by M(pvefleet.sdn.sdn_lock), it first checks that every remote of the transaction is
+    still locked by it (one host checks them all; the others wait for its verdict), and refuses to apply anywhere if
+    a lock was lost or another remote of the transaction failed. It also refuses a multi-remote transaction not
+    protected by C(any_errors_fatal) and a C(rescue), or split by C(serial).
+  - Once a remote has started applying, there is no rollback; the result says what happened on each node.
+  - Without a transaction, the remote is applied unlocked, as Proxmox VE allows while nobody holds the lock.
+author:
+  - pvefleet developers
+options:
+  timeout:
+    description: Seconds to wait for the reload task and for every node.
+    type: float
+    default: 600
+  check_nodes:
+    description: Wait for every node's zones to leave C(pending), and fail if one is in C(error) or its reload failed.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - pvefleet.sdn.connection
+  - pvefleet.sdn.lock
+attributes:
+  action_group:
+    description: Use C(group/pvefleet.sdn.sdn) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - pvefleet.sdn.sdn
+  check_mode:
+    description: Applies nothing; reports what is pending.
+    support: full
+  diff_mode:
+    description: There is nothing to diff; RV(pending) lists what an apply changes.
+    support: none
+seealso:
+  - module: pvefleet.sdn.sdn_lock
+  - module: pvefleet.sdn.sdn_info
+"""
+
+EXAMPLES = r"""
+- name: Apply and wait for every node
+  pvefleet.sdn.sdn_apply:
+    timeout: 300
+  register: applied
+
+- name: Show each node's result
+  ansible.builtin.debug:
+    var: applied.nodes
+"""
+
+RETURN = r"""
+applied:
+  description: Whether an apply was made.
+  returned: always
+  type: bool
+pending:
+  description: What was pending before the apply, such as C(vnet vnet1 (new)).
+  returned: always
+  type: list
+  elements: str
+upid:
+  description: The ID of the C(reloadnetworkall) task.
+  returned: when applied
+  type: str
+node:
+  description: The node that ran the C(reloadnetworkall) task.
+  returned: when applied
+  type: str
+exitstatus:
+  description: The exit status of the C(reloadnetworkall) task (C(OK), C(WARNINGS, n) or an error).
+  returned: when applied
+  type: str
+task_duration:
+  description: Seconds the reload task took.
+  returned: when applied
+  type: float
+nodes:
+  description: Per node, C(ok), C(pending) (the timeout ran out) or C(error, ...).
+  returned: when applied and check_nodes is true
+  type: dict
+  sample: {pve1: ok, pve2: "error: network reload failed: command 'ifreload -a' failed: exit code 1"}
+duration:
+  description: Seconds from the apply request until every node was checked.
+  returned: when applied
+  type: float
+error:
+  description: Why the apply failed on this remote.
+  returned: when it failed
+  type: str
+log_tail:
+  description: The last lines of the reload task's log, when it failed.
+  returned: when the reload task failed
+  type: list
+  elements: str
+"""

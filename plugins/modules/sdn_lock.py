@@ -1,0 +1,149 @@
+#!/usr/bin/python
+# Copyright: pvefleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+# Documentation only: the action plugin of the same name does the work on the controller, so
+# that the lock token stays in the transaction's journal and never travels in a module result.
+
+DOCUMENTATION = r"""
+module: sdn_lock
+short_description: Take, release or roll back the SDN lock of Proxmox VE remotes as one transaction
+version_added: 0.1.0
+description:
+  - Proxmox VE 9 has a global SDN lock - while it is held, every SDN write must carry its token.
+  - V(locked) takes the lock of this host's remote and records its token in the transaction's journal on the
+    controller (a file of mode 0600); later M(pvefleet.sdn.sdn_zone), M(pvefleet.sdn.sdn_vnet),
+    M(pvefleet.sdn.sdn_subnet), M(pvefleet.sdn.sdn_controller) and M(pvefleet.sdn.sdn_apply) tasks of the same run
+    find it there. The token is never shown, returned or logged.
+  - V(rolled_back) discards the pending changes and releases the lock on this host's remote B(and on every other
+    remote of the transaction) that is still locked, each exactly once, however many hosts run the task at the same
+    time. If a rollback fails, a plain release is tried, and the result says which remote is left in which state and
+    how to recover it. Put it in the C(rescue) of the transaction's block.
+  - V(released) releases the lock without discarding the pending changes; with O(force=true), whoever holds it.
+  - Several remotes in one transaction need the block to have C(any_errors_fatal) and a C(rescue), or else a failure
+    on one remote would let the others apply; the task refuses to lock otherwise, and refuses when C(serial) splits
+    the play into batches. Both are checked before any lock is taken.
+  - If ansible-playbook stops between tasks (SIGINT, SIGTERM), a watchdog process rolls back and releases the remotes
+    the run left locked (see O(release_on_exit)). After a SIGKILL of the controller, run the playbook
+    C(pvefleet.sdn.recover).
+author:
+  - pvefleet developers
+options:
+  state:
+    description: What to do with the lock.
+    type: str
+    choices: [locked, released, rolled_back]
+    default: locked
+  allow_pending:
+    description:
+      - Take the lock even though the remote has pending changes (made by someone else before). They become part
+        of the transaction and are applied with it.
+    type: bool
+    default: false
+  force:
+    description:
+      - With V(released), free the lock whoever holds it.
+      - With V(rolled_back) and no record of the transaction, free the lock whoever holds it and discard the pending
+        changes. Use only when no other client (another run, Proxmox Datacenter Manager) may be using the lock.
+    type: bool
+    default: false
+  release_on_exit:
+    description:
+      - Roll back and release this remote if ansible-playbook ends while the transaction still holds its lock
+        (a run stopped by SIGINT or SIGTERM, or a playbook that never applies).
+      - Set to V(false) to keep a lock across playbook runs on purpose.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - pvefleet.sdn.connection
+  - pvefleet.sdn.lock
+attributes:
+  action_group:
+    description: Use C(group/pvefleet.sdn.sdn) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - pvefleet.sdn.sdn
+  check_mode:
+    description: Takes no lock and changes nothing; V(locked) reports whether the lock is free now.
+    support: full
+  diff_mode:
+    description: There is nothing to diff.
+    support: none
+notes:
+  - Proxmox VE does not release the lock on rollback or apply unless told to; this collection always asks it to.
+  - Proxmox VE accepts any token while no lock is held, so a lock force-released under a transaction is not noticed by
+    its writes; M(pvefleet.sdn.sdn_apply) checks every lock of the transaction before any remote applies.
+seealso:
+  - module: pvefleet.sdn.sdn_apply
+  - module: pvefleet.sdn.sdn_transaction
+"""
+
+EXAMPLES = r"""
+- name: An EVPN zone on every remote, all or nothing
+  hosts: remotes
+  gather_facts: false
+  tasks:
+    - name: Transaction
+      any_errors_fatal: true
+      block:
+        - name: Lock every remote
+          pvefleet.sdn.sdn_lock:
+            state: locked
+        - name: Zone
+          pvefleet.sdn.sdn_zone:
+            zone: evpn1
+            type: evpn
+            controller: evpnctl
+            vrf_vxlan: 10000
+        - name: Apply everywhere
+          pvefleet.sdn.sdn_apply:
+      rescue:
+        - name: Roll back and release every remote of the transaction
+          pvefleet.sdn.sdn_lock:
+            state: rolled_back
+
+- name: Free a lock left by a client that died
+  pvefleet.sdn.sdn_lock:
+    state: released
+    force: true
+"""
+
+RETURN = r"""
+locked:
+  description: Whether the lock was taken (V(locked)).
+  returned: when state is locked
+  type: bool
+lock_free:
+  description: In check mode, whether the lock could be taken now.
+  returned: when state is locked, in check mode
+  type: bool
+transaction:
+  description: The name of the transaction.
+  returned: when state is locked
+  type: str
+  sample: default
+journal:
+  description: The path of the transaction's record on the controller.
+  returned: when state is locked
+  type: str
+released:
+  description: Whether a lock was released.
+  returned: when state is released
+  type: bool
+remotes:
+  description:
+    - Per remote (inventory host) rolled back by this task, C(state) (V(rolled_back), V(released) when only the
+      release worked, V(stuck) when neither did), C(ok), C(errors) and C(recovery) (what to do by hand).
+  returned: when state is rolled_back
+  type: dict
+failed_remotes:
+  description: The remotes that could not be rolled back and released, sorted.
+  returned: when state is rolled_back
+  type: list
+  elements: str
+cause:
+  description: The errors the remotes of the transaction recorded, by host - why it is being rolled back.
+  returned: when state is rolled_back
+  type: dict
+"""
