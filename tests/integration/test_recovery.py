@@ -1,0 +1,168 @@
+"""The shipped playbooks, recovery after a killed controller, concurrent transactions, reload faults."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import yaml
+
+from playbook import BIN, REPO, run_playbook
+from test_transaction import EMPTY, assert_clean, fleet_play, role_play
+
+PLAYBOOKS = REPO / "playbooks"
+
+
+def playbook_file(name: str) -> str:
+    return (PLAYBOOKS / name).read_text()
+
+
+def test_evpn_playbook_creates_zone_and_vnet_everywhere(remotes, inventory, tmp_path):
+    run = run_playbook(playbook_file("evpn_zone_vnet.yml"), inventory, tmp_path)
+    assert run.rc == 0, run.output
+    for remote in remotes:
+        running = remote.control.state()["running"]
+        assert running["zones"]["evpn1"]["controller"] == "evpnctl"
+        assert running["vnets"]["vnet1"]["tag"] == 11000
+        assert running["controllers"]["evpnctl"]["peers"] == remote.host  # each remote its own peers
+    assert_clean(remotes, applied=True)
+
+
+def start_killable_run(inventory, tmp_path, journal_dir) -> subprocess.Popen:
+    play = [{"name": "t", "hosts": "remotes", "gather_facts": False, "tasks": [{
+        "name": "transaction", "any_errors_fatal": True,
+        "block": [
+            {"name": "lock", "pvefleet.sdn.sdn_lock": {"state": "locked"}},
+            {"name": "zone", "pvefleet.sdn.sdn_zone": {"zone": "simple1", "type": "simple"}},
+            {"name": "wait", "ansible.builtin.pause": {"seconds": 120}},
+            {"name": "apply", "pvefleet.sdn.sdn_apply": {}}],
+        "rescue": [{"name": "rollback", "pvefleet.sdn.sdn_lock": {"state": "rolled_back"}}]}]}]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "playbook.yml").write_text(yaml.safe_dump(play))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
+               PVEFLEET_SDN_JOURNAL_DIR=str(journal_dir))
+    return subprocess.Popen([str(BIN / "ansible-playbook"), "-i", str(inventory), str(tmp_path / "playbook.yml")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def wait_until(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def kill_run(proc: subprocess.Popen, journal_dir) -> None:
+    """SIGKILL the run and its watchdog, as when a container is dropped: only the journal is left."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if b"_watchdog import main" in cmdline and str(journal_dir).encode() in cmdline:
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def test_recovery_playbook_restores_what_a_killed_run_left(remotes, inventory, tmp_path):
+    journal_dir = tmp_path / "journal"
+    proc = start_killable_run(inventory, tmp_path / "run", journal_dir)
+    wait_until(lambda: all(r.control.state()["pending"]["zones"] for r in remotes))
+    kill_run(proc, journal_dir)
+    assert all(r.control.state()["lock"]["held"] for r in remotes)
+    assert (journal_dir / "default.json").exists()
+
+    run = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "recover",
+                       env={"PVEFLEET_SDN_JOURNAL_DIR": str(journal_dir)})
+    assert run.rc == 0, run.output
+    for remote in remotes:
+        state = remote.control.state()
+        assert not state["lock"]["held"] and state["pending"] == EMPTY, remote.name
+
+
+def test_recovery_without_the_journal_needs_force(remotes, inventory, tmp_path):
+    journal_dir = tmp_path / "journal"
+    proc = start_killable_run(inventory, tmp_path / "run", journal_dir)
+    wait_until(lambda: all(r.control.state()["pending"]["zones"] for r in remotes))
+    kill_run(proc, journal_dir)
+    empty_journal = tmp_path / "elsewhere"
+    env = {"PVEFLEET_SDN_JOURNAL_DIR": str(empty_journal)}
+
+    probe = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "probe", env=env)
+    assert probe.rc == 0, probe.output
+    assert all(r.control.state()["lock"]["held"] for r in remotes)  # not told to force: left alone
+    assert "lock held before" in probe.output
+
+    forced = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "force", env=env,
+                          extra_args=["-e", "force=true"])
+    assert forced.rc == 0, forced.output
+    for remote in remotes:
+        state = remote.control.state()
+        assert not state["lock"]["held"] and state["pending"] == EMPTY, remote.name
+
+
+def test_a_new_run_refuses_to_start_over_a_dead_runs_locks(remotes, inventory, tmp_path):
+    journal_dir = tmp_path / "journal"
+    proc = start_killable_run(inventory, tmp_path / "run", journal_dir)
+    wait_until(lambda: all(r.control.state()["pending"]["zones"] for r in remotes))
+    kill_run(proc, journal_dir)
+    run = run_playbook(role_play(), inventory, tmp_path / "again", env={"PVEFLEET_SDN_JOURNAL_DIR": str(journal_dir)})
+    assert run.rc != 0
+    assert "recovery playbook" in run.output
+
+
+def test_two_fleets_at_once_leave_nothing_behind(remotes, inventory, tmp_path):
+    for remote in remotes:
+        remote.control.faults(latency_ms=150)  # each transaction takes seconds: they overlap
+    results = {}
+
+    def run(name, plays):
+        results[name] = run_playbook(plays, inventory, tmp_path / name,
+                                     env={"PVEFLEET_SDN_JOURNAL_DIR": str(tmp_path / f"journal-{name}")})
+
+    threads = [threading.Thread(target=run, args=("a", fleet_play())),
+               threading.Thread(target=run, args=("b", fleet_play(vnets=[{"vnet": "vnet2", "zone": "evpn1",
+                                                                          "tag": 12000}])))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [name for name, r in results.items() if r.rc == 0]
+    assert len(winners) <= 1, {name: r.output[-2000:] for name, r in results.items()}
+    for remote in remotes:
+        state = remote.control.state()
+        assert not state["lock"]["held"], remote.name
+        assert not state["has_pending_changes"], (remote.name, state["pending"])
+        vnets = set(state["running"]["vnets"])
+        assert vnets == ({"vnet1"} if winners == ["a"] else {"vnet2"} if winners == ["b"] else set())
+
+
+def test_reload_task_failure_is_reported_per_remote(remotes, inventory, tmp_path):
+    remotes[0].control.faults(reload="fail")
+    run = run_playbook(fleet_play(), inventory, tmp_path)
+    assert run.rc != 0
+    result = run.one("fleet", "remote001")["result"]
+    assert [r["host"] for r in result["failed_remotes"]] == ["remote001"]
+    assert "no quorum" in result["failed_remotes"][0]["error"]
+    assert result["counts"] == {"apply_failed": 1, "applied": 2}
+    assert "REMOTE" in result["summary"][0] and "APPLY_FAILED" in result["summary"][1]
+
+
+def test_connection_dropped_after_a_write_rolls_back_everywhere(remotes, inventory, tmp_path):
+    remotes[1].control.fail("POST", "^/cluster/sdn/zones$", drop="after")
+    run = run_playbook(role_play(sdn_transaction_preflight=False), inventory, tmp_path)
+    assert run.rc != 0
+    assert_clean(remotes, applied=False)
+    for remote in remotes:
+        assert remote.control.state()["pending"] == EMPTY
+
+
+def test_role_in_check_mode_takes_no_lock(remotes, inventory, tmp_path):
+    run = run_playbook(role_play(), inventory, tmp_path, check=True, diff=True)
+    assert run.rc == 0, run.output
+    assert not any(r.control.state()["issued_lock_tokens"] for r in remotes)
+    assert_clean(remotes, applied=False)
