@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # What every module of the collection supports.
+    # The object modules: member of the action group, full check and diff mode.
     DOCUMENTATION = r"""
 attributes:
   action_group:
@@ -18,6 +18,16 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or would change in check_mode) when in diff mode.
     support: full
+"""
+
+    # Every module is in the action group; modules that document their own check and diff mode use this.
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/pvefleet.sdn.sdn) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - pvefleet.sdn.sdn
 """
 
     # Modules that change the remote and converge on a desired state.

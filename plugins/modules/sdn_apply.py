@@ -33,13 +33,9 @@ options:
     default: true
 extends_documentation_fragment:
   - pvefleet.sdn.connection
+  - pvefleet.sdn.attributes.action_group
   - pvefleet.sdn.lock
 attributes:
-  action_group:
-    description: Use C(group/pvefleet.sdn.sdn) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pvefleet.sdn.sdn
   check_mode:
     description: Applies nothing; reports what is pending.
     support: full

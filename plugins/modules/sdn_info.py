@@ -26,12 +26,8 @@ options:
     default: pending
 extends_documentation_fragment:
   - pvefleet.sdn.connection
+  - pvefleet.sdn.attributes.action_group
 attributes:
-  action_group:
-    description: Use C(group/pvefleet.sdn.sdn) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pvefleet.sdn.sdn
   check_mode:
     description: Reads only; runs the same in check mode.
     support: full

@@ -57,13 +57,9 @@ options:
     default: true
 extends_documentation_fragment:
   - pvefleet.sdn.connection
+  - pvefleet.sdn.attributes.action_group
   - pvefleet.sdn.lock
 attributes:
-  action_group:
-    description: Use C(group/pvefleet.sdn.sdn) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pvefleet.sdn.sdn
   check_mode:
     description: Takes no lock and changes nothing; V(locked) reports whether the lock is free now.
     support: full

@@ -90,12 +90,8 @@ options:
     type: path
 extends_documentation_fragment:
   - pvefleet.sdn.connection
+  - pvefleet.sdn.attributes.action_group
 attributes:
-  action_group:
-    description: Use C(group/pvefleet.sdn.sdn) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pvefleet.sdn.sdn
   check_mode:
     description: Takes no lock and changes nothing; reports per remote what would change.
     support: full
