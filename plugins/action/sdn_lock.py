@@ -49,9 +49,14 @@ class ActionModule(TransactionAction):
                     "check mode: the lock is free and would be taken"}
         journal = self.journal(args)
         run = RunId.current()
-        journal.join(run, self.host, self.remote_record(settings))
+        journal.join(run, self.host, settings.public_fields())
+        warnings = []
         if args["release_on_exit"]:
-            watchdog.register(journal, run, self.host, settings)
+            try:
+                watchdog.register(journal, run, self.host, settings)
+            except Exception as exc:  # a safety net that failed must not stop the transaction
+                warnings.append(f"the watchdog that rolls back after an interrupted run could not start ({exc}); "
+                                "if this run stops before applying, run the playbook pvefleet.sdn.recover")
         try:
             async with PveClient(settings) as client:
                 token = await LockSession(client).acquire(allow_pending=args["allow_pending"])
@@ -69,8 +74,11 @@ class ActionModule(TransactionAction):
             journal.update(self.host, phase="lock_failed", error=str(exc))
             raise
         journal.update(self.host, phase="locked", token=token, error=None)
-        return {"changed": True, "locked": True, "transaction": args["transaction"],
-                "journal": str(journal.path), "msg": f"SDN lock of {settings.remote} taken"}
+        result = {"changed": True, "locked": True, "transaction": args["transaction"],
+                  "journal": str(journal.path), "msg": f"SDN lock of {settings.remote} taken"}
+        if warnings:
+            result["warnings"] = warnings
+        return result
 
     async def _release(self, args: dict) -> dict:
         settings = self.connection_for(args)
@@ -127,7 +135,7 @@ class ActionModule(TransactionAction):
 
     async def _roll_back_one(self, args: dict, host: str, entry: dict) -> dict:
         try:
-            settings = self.connection_for(args, host)
+            settings = self.connection_for(args, host, fallback=entry)
             async with PveClient(settings) as client:
                 session = LockSession(client)
                 if entry.get("phase") == "locking" and not entry.get("token"):

@@ -46,8 +46,7 @@ class ActionModule(SdnAction):
         journal = None
         if not self.check_mode:
             journal = Journal(journal_path(args["transaction"], args.get("journal_dir")))
-            journal.join_many(RunId.current(), {r.host: {"api_host": r.settings.api_host,
-                                                         "api_port": r.settings.api_port} for r in remotes})
+            journal.join_many(RunId.current(), {r.host: r.settings.public_fields() for r in remotes})
         engine = FleetTransaction(
             remotes, concurrency=args["concurrency"], check_mode=self.check_mode,
             allow_pending=args["allow_pending"], apply_timeout=args["apply_timeout"],

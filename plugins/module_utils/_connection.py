@@ -45,6 +45,12 @@ class ConnectionSettings:
         host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
         return f"https://{host}:{self.api_port}/api2/json"
 
+    def public_fields(self) -> dict:
+        """What a record may keep to find the remote again: everything but the secrets."""
+        return {"api_host": self.api_host, "api_port": self.api_port, "api_user": self.api_user,
+                "api_token_id": self.api_token_id, "ca_path": self.ca_path, "fingerprint": self.fingerprint,
+                "validate_certs": self.validate_certs}
+
     @property
     def uses_token(self) -> bool:
         return self.api_token_id is not None

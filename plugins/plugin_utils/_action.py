@@ -58,11 +58,12 @@ class SdnAction(ActionBase):
 
     # Connection settings: task argument (or module_defaults), then host variable, then default.
 
-    def connection_for(self, args: dict, host: str | None = None) -> ConnectionSettings:
+    def connection_for(self, args: dict, host: str | None = None, fallback: dict | None = None) -> ConnectionSettings:
         """Settings for this task's host, or for another host of the transaction (rescue, recovery).
 
         For this host the task's arguments win over its host variables; for another host its own
         host variables win, and the task's arguments stand in for what is shared by the fleet.
+        `fallback` (a journal entry) fills in what neither has, for a host gone from the inventory.
         """
         host = host or self.host
         params = {}
@@ -70,6 +71,8 @@ class SdnAction(ActionBase):
             from_args, from_vars = args.get(name), self._host_var(host, HOSTVAR_PREFIX + name)
             first, second = (from_args, from_vars) if host == self.host else (from_vars, from_args)
             value = first if first is not None else second
+            if value is None and fallback:
+                value = fallback.get(name)
             params[name] = value if value is not None else CONNECTION_DEFAULTS.get(name)
         return ConnectionSettings.from_params(params, remote=host)
 

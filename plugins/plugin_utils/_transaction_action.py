@@ -3,7 +3,6 @@
 in the transaction's journal and record how far the host got."""
 from __future__ import annotations
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal, RunId, journal_path
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._action import SdnAction
 
@@ -30,16 +29,3 @@ class TransactionAction(SdnAction):
             return args["lock_token"]
         entry = self.this_run_entry(journal)
         return entry.get("token") if entry.get("phase") in TOKEN_PHASES else None
-
-    @staticmethod
-    def remote_record(settings: ConnectionSettings) -> dict:
-        """What recovery needs to find the remote again; secrets stay in the inventory."""
-        return {
-            "api_host": settings.api_host,
-            "api_port": settings.api_port,
-            "api_user": settings.api_user,
-            "api_token_id": settings.api_token_id,
-            "ca_path": settings.ca_path,
-            "fingerprint": settings.fingerprint,
-            "validate_certs": settings.validate_certs,
-        }

@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +33,12 @@ CONNECT_SECONDS = 10.0
 
 
 def socket_path(journal: Journal) -> Path:
-    return journal.path.with_suffix(".watchdog.sock")
+    path = journal.path.with_suffix(".watchdog.sock")
+    if len(str(path)) < 100:
+        return path
+    # Unix socket paths are limited to about 100 bytes: a long journal path gets a short alias.
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"pvefleet-sdn-{os.getuid()}-{digest}.sock"
 
 
 def register(journal: Journal, run: RunId, host: str, settings: ConnectionSettings) -> None:
