@@ -55,8 +55,8 @@ async def apply_and_wait(client, token: str | None, *, timeout: float, check_nod
         report.update(error=f"reload task {task.exitstatus}", log_tail=task.log_tail)
     if check_nodes and task.ok:
         remaining = max(1.0, timeout - (time.monotonic() - started))
-        nodes = await TaskFollower(client).wait_nodes_applied(await _node_names(client), timeout=remaining,
-                                                             since=upid.starttime)
+        nodes = await TaskFollower(client).wait_nodes_applied(
+            await _node_names(client), timeout=remaining, since=upid.starttime)
         report["nodes"] = nodes
         failed = {node: status for node, status in sorted(nodes.items()) if status != "ok"}
         if failed:

@@ -36,6 +36,7 @@ JOURNAL = dict(
     journal_dir=dict(type="path", fallback=(env_fallback, ["PVEFLEET_SDN_JOURNAL_DIR"])),
 )
 
+
 def merge(*specs: dict) -> dict:
     """One argument spec out of several, without sharing the inner dicts."""
     merged: dict = {}

@@ -21,7 +21,7 @@ description:
   - Once a remote has started applying, there is no rollback; the result says what happened on each node.
   - Without a transaction, the remote is applied unlocked, as Proxmox VE allows while nobody holds the lock.
 author:
-  - pvefleet developers
+  - pvefleet developers (@pvefleet)
 options:
   timeout:
     description: Seconds to wait for the reload task and for every node.

@@ -12,7 +12,7 @@ description:
     Proxmox VE remote.
   - Only one C(evpn) controller may exist per cluster; C(bgp) and C(isis) controllers are per node.
 author:
-  - pvefleet developers
+  - pvefleet developers (@pvefleet)
 options:
   state:
     description: Whether the controller should exist in the pending configuration.

@@ -13,7 +13,7 @@ description:
   - The lock state is probed the way Proxmox VE allows, with a release without token, which changes nothing when no
     lock is held; there is no API to read it.
 author:
-  - pvefleet developers
+  - pvefleet developers (@pvefleet)
 options:
   view:
     description:

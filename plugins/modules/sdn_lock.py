@@ -28,7 +28,7 @@ description:
     the run left locked (see O(release_on_exit)). After a SIGKILL of the controller, run the playbook
     C(pvefleet.sdn.recover).
 author:
-  - pvefleet developers
+  - pvefleet developers (@pvefleet)
 options:
   state:
     description: What to do with the lock.

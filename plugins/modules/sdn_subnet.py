@@ -13,7 +13,7 @@ description:
     the vnet is read first to find it.
   - If the vnet's zone uses an IPAM, Proxmox VE registers the subnet in it at once; a rollback does not undo that.
 author:
-  - pvefleet developers
+  - pvefleet developers (@pvefleet)
 options:
   state:
     description: Whether the subnet should exist in the pending configuration.

@@ -27,7 +27,7 @@ description:
     O(pvefleet.sdn.sdn_lock#module:state=rolled_back) (or the playbook C(pvefleet.sdn.recover)) can clean up after
     a controller that was killed.
 author:
-  - pvefleet developers
+  - pvefleet developers (@pvefleet)
 options:
   remotes:
     description:
@@ -109,8 +109,9 @@ notes:
   - The task fails when any remote failed; the result still lists every remote.
 seealso:
   - module: pvefleet.sdn.sdn_lock
-  - role: pvefleet.sdn.sdn_transaction
+  - name: The role pvefleet.sdn.sdn_transaction
     description: The same guarantees, task by task.
+    link: https://example.invalid/pvefleet/sdn/roles/sdn_transaction
 """
 
 EXAMPLES = r"""

@@ -15,7 +15,7 @@ description:
     C(vxlan) and C(evpn) zones need one (a VNI up to 16777215, unique across all vxlan and evpn zones);
     C(evpn) vnets cannot be VLAN-aware.
 author:
-  - pvefleet developers
+  - pvefleet developers (@pvefleet)
 options:
   state:
     description: Whether the vnet should exist in the pending configuration.

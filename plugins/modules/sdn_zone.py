@@ -15,7 +15,7 @@ description:
   - Only the options given are compared and changed; set O(purge=true) to remove the options that are not given.
   - Options are checked against the rules of the zone type before anything is sent.
 author:
-  - pvefleet developers
+  - pvefleet developers (@pvefleet)
 options:
   zone:
     description: ID of the zone, 2 to 8 characters, a letter then letters or digits.

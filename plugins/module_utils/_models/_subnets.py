@@ -207,4 +207,3 @@ def check_subnet_against_vnet(subnet: Subnet, vnet: Vnet) -> None:
         errors["zone"] = f"vnet {vnet.vnet!r} is in zone {vnet.zone!r}, not {subnet.zone!r}"
     if errors:
         raise InvalidInput(errors)
-

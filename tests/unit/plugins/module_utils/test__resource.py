@@ -104,7 +104,7 @@ def test_read_subnet_of_another_vnet_is_none() -> None:
 
 def test_read_other_errors_propagate() -> None:
     client = FakeClient({ZONE_PATH: ApiError(403, "Permission check failed\n", None, method="GET",
-                                       path=ZONE_PATH)})
+                                             path=ZONE_PATH)})
     with pytest.raises(ApiError):
         run(read(client, ZONE, "vlan1"))
 
