@@ -22,9 +22,9 @@ _TOP_LEVEL = (("zone", "/cluster/sdn/zones", "zone"), ("vnet", "/cluster/sdn/vne
 async def pending_objects(client) -> list[str]:
     """Every zone, vnet, subnet and controller an apply would change, as sorted labels such as
     "vnet vnet1 (new)"; empty when nothing is pending."""
-    listings = await asyncio.gather(*(client.get(path, params={"pending": 1}) for _, path, _ in _TOP_LEVEL))
+    listings = await asyncio.gather(*(client.get(path, params={"pending": 1}) for _kind, path, _key in _TOP_LEVEL))
     labels = [f"{kind} {item[key]} ({item['state']})"
-              for (kind, _, key), items in zip(_TOP_LEVEL, listings)
+              for (kind, _path, key), items in zip(_TOP_LEVEL, listings)
               for item in items or [] if item.get("state")]
     vnets = [item["vnet"] for item in listings[1] or [] if item.get("state") != "deleted"]
     subnet_lists = await asyncio.gather(*(_pending_subnets(client, vnet) for vnet in vnets))

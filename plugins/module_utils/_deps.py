@@ -12,8 +12,8 @@ import traceback
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import MissingDependency
 
 try:
-    import httpx
-    import httpcore
+    import httpx  # pylint: disable=unused-import
+    import httpcore  # pylint: disable=unused-import
 except ImportError:
     HAS_HTTPX = False
     HTTPX_IMPORT_ERROR: str | None = traceback.format_exc()
@@ -24,7 +24,7 @@ else:
     HTTPX_IMPORT_ERROR = None
 
 try:
-    import pydantic
+    import pydantic  # pylint: disable=unused-import
 except ImportError:
     HAS_PYDANTIC = False
     PYDANTIC_IMPORT_ERROR: str | None = traceback.format_exc()

@@ -22,14 +22,17 @@ async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
         for v in vnets or [] if v.get("state") != "deleted"))
     held = await LockSession(client).probe()
     pending = await pending_objects(client)
-    strip = (lambda item: {k: v for k, v in item.items() if k != "digest"})
     return {
         "changed": False,
         "view": params.get("view") or "pending",
-        "zones": [strip(z) for z in zones or []],
-        "vnets": [strip(v) for v in vnets or []],
-        "subnets": [strip(s) for subnets in subnet_lists for s in subnets or []],
-        "controllers": [strip(c) for c in controllers or []],
+        "zones": [_without_digest(z) for z in zones or []],
+        "vnets": [_without_digest(v) for v in vnets or []],
+        "subnets": [_without_digest(s) for subnets in subnet_lists for s in subnets or []],
+        "controllers": [_without_digest(c) for c in controllers or []],
         "lock": {"held": held},
         "pending_changes": pending,
     }
+
+
+def _without_digest(item: dict) -> dict:
+    return {key: value for key, value in item.items() if key != "digest"}

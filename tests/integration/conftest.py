@@ -5,8 +5,6 @@ import pytest
 
 from pvefleet_emulator.testing import EmulatorProcess
 
-from playbook import run_playbook  # noqa: F401  (re-exported for the tests)
-
 pytestmark = pytest.mark.integration
 
 

@@ -64,6 +64,6 @@ def run_playbook(plays: list[dict] | str, inventory: Path, workdir: Path, *, che
     })
     run_env.update(env or {})
     proc = subprocess.run(command, capture_output=True, text=True, env=run_env, cwd=workdir,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
     results = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
     return PlaybookRun(proc.returncode, proc.stdout + proc.stderr, results)

@@ -11,23 +11,23 @@ import pytest
 from conftest import secrets_of
 from playbook import BIN, REPO, run_playbook
 
-CONTROLLERS = [{"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1"]}]
-ZONES = [{"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10000}]
-VNETS = [{"vnet": "vnet1", "zone": "evpn1", "tag": 11000}]
+CONTROLLERS = ({"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1"]},)
+ZONES = ({"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10000},)
+VNETS = ({"vnet": "vnet1", "zone": "evpn1", "tag": 11000},)
 EMPTY = {"zones": {}, "vnets": {}, "subnets": {}, "controllers": {}}
 
 
 def role_play(vnets=VNETS, hosts="remotes", **role_vars):
     return [{"name": "transaction", "hosts": hosts, "gather_facts": False, "roles": [{
         "role": "pvefleet.sdn.sdn_transaction",
-        "vars": {"sdn_transaction_controllers": CONTROLLERS, "sdn_transaction_zones": ZONES,
-                 "sdn_transaction_vnets": vnets, **role_vars}}]}]
+        "vars": {"sdn_transaction_controllers": list(CONTROLLERS), "sdn_transaction_zones": list(ZONES),
+                 "sdn_transaction_vnets": list(vnets), **role_vars}}]}]
 
 
 def fleet_play(vnets=VNETS, **options):
     return [{"name": "fleet", "hosts": "remotes", "gather_facts": False, "tasks": [{
         "name": "fleet", "pvefleet.sdn.sdn_transaction": {
-            "controllers": CONTROLLERS, "zones": ZONES, "vnets": vnets, **options}}]}]
+            "controllers": list(CONTROLLERS), "zones": list(ZONES), "vnets": list(vnets), **options}}]}]
 
 
 def assert_clean(remotes, applied: bool):

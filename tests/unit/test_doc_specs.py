@@ -23,7 +23,7 @@ def documentation(module: str) -> dict:
     doc = yaml.safe_load(text)
     options = dict(doc.get("options") or {})
     for fragment in doc.get("extends_documentation_fragment", []):
-        name, _, variant = fragment.removeprefix("pvefleet.sdn.").partition(".")
+        name, _sep, variant = fragment.removeprefix("pvefleet.sdn.").partition(".")
         cls = importlib.import_module(f"ansible_collections.pvefleet.sdn.plugins.doc_fragments.{name}").ModuleDocFragment
         options.update(yaml.safe_load(getattr(cls, (variant or "documentation").upper())).get("options") or {})
     return options

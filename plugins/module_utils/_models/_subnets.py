@@ -171,8 +171,8 @@ class Subnet(SdnObject):
         """A subnet from a GET item: `subnet` there is the ID; `cidr` and `zone` are derived."""
         values = cls.wire_fields(data)
         given_id = str(data.get("id") or data.get("subnet") or "")
-        zone, _, rest = given_id.partition("-")
-        network, _, prefixlen = rest.rpartition("-")
+        zone, _sep, rest = given_id.partition("-")
+        network, _sep, prefixlen = rest.rpartition("-")
         values["subnet"] = data.get("cidr") or f"{network}/{prefixlen}"
         values["zone"] = data.get("zone") or zone
         return cls.model_validate(values, context=REMOTE)

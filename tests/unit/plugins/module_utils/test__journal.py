@@ -84,12 +84,12 @@ def test_concurrent_claims_from_processes_win_once(tmp_path):
     journal.update("r1", phase="locked", token="t")
     queue = multiprocessing.get_context("fork").Queue()
     children = [multiprocessing.get_context("fork").Process(target=_claim_in_child, args=(str(journal.path), queue))
-                for _ in range(6)]
+                for _child in range(6)]
     for child in children:
         child.start()
     for child in children:
         child.join()
-    wins = [queue.get() for _ in children]
+    wins = [queue.get() for _child in children]
     assert wins.count(True) == 1
 
 

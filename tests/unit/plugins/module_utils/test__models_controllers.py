@@ -56,7 +56,7 @@ def article(controller_type: str) -> str:
 @pytest.mark.parametrize("controller_type", sorted(MINIMAL))
 def test_minimal_controller_of_each_type(controller_type: str) -> None:
     controller = parse_controller(MINIMAL[controller_type])
-    assert type(controller) is CONTROLLER_TYPES[controller_type]
+    assert controller.__class__ is CONTROLLER_TYPES[controller_type]
 
 
 @pytest.mark.parametrize("controller_type", sorted(MINIMAL))

@@ -75,7 +75,7 @@ def test_every_zone_type_has_a_model() -> None:
 @pytest.mark.parametrize("zone_type", sorted(MINIMAL))
 def test_minimal_zone_of_each_type_is_valid(zone_type: str) -> None:
     zone = parse_zone(MINIMAL[zone_type])
-    assert type(zone) is ZONE_TYPES[zone_type]
+    assert zone.__class__ is ZONE_TYPES[zone_type]
     assert zone.type == zone_type
 
 
