@@ -166,3 +166,32 @@ def test_role_in_check_mode_takes_no_lock(remotes, inventory, tmp_path):
     assert run.rc == 0, run.output
     assert not any(r.control.state()["issued_lock_tokens"] for r in remotes)
     assert_clean(remotes, applied=False)
+
+
+def test_lock_answer_lost_is_reported_as_a_possible_orphan(remotes, inventory, tmp_path):
+    remotes[1].control.fail("POST", "^/cluster/sdn/lock$", drop="after")
+    run = run_playbook(role_play(), inventory, tmp_path)
+    assert run.rc != 0
+    assert "may now hold a lock whose token was lost" in run.output
+    assert "pvesh delete /cluster/sdn/lock --force 1" in run.output
+    rollback = run.one("Roll back and release every remote of the transaction", "remote002")["result"]
+    assert any(o["state"] == "unknown" for o in rollback["remotes"].values())
+    for remote in (remotes[0], remotes[2]):
+        state = remote.control.state()
+        assert not state["lock"]["held"] and state["pending"] == EMPTY
+    assert remotes[1].control.state()["lock"]["held"]  # the orphan, named in the output
+
+
+def test_failed_rollback_falls_back_to_release_and_says_what_is_left(remotes, inventory, tmp_path):
+    remotes[0].control.fail("POST", "^/cluster/sdn/vnets$", message="injected: disk full")
+    remotes[2].control.fail("POST", "^/cluster/sdn/rollback$", message="injected: rollback broken")
+    run = run_playbook(role_play(sdn_transaction_preflight=False), inventory, tmp_path)
+    assert run.rc != 0
+    outcomes = {}
+    for result in run.task("Roll back and release every remote of the transaction"):
+        outcomes.update(result["result"].get("remotes", {}))
+    assert outcomes["remote003"]["state"] == "released"
+    assert "pending changes were kept" in outcomes["remote003"]["recovery"]
+    assert outcomes["remote001"]["state"] == outcomes["remote002"]["state"] == "rolled_back"
+    state = remotes[2].control.state()
+    assert not state["lock"]["held"] and state["has_pending_changes"]
