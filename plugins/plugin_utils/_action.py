@@ -9,7 +9,9 @@ turns the core's exceptions into a failed result that names the remote and PVE's
 from __future__ import annotations
 
 import asyncio
+import os
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, CONNECTION_DEFAULTS
@@ -24,8 +26,6 @@ class SdnAction(ActionBase):
     """Subclasses set ARGSPEC (and the other validator keywords) and implement execute()."""
 
     ARGSPEC: dict = {}
-    MUTUALLY_EXCLUSIVE: list = []
-    REQUIRED_IF: list = []
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = False
@@ -34,11 +34,8 @@ class SdnAction(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         result.pop("invocation", None)  # never echo task args: they may hold secrets
-        _validation, args = self.validate_argument_spec(
-            argument_spec=self.ARGSPEC,
-            mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
-            required_if=self.REQUIRED_IF,
-        )
+        # The environment comes after host variables (connection_for), so it is not applied here.
+        _validation, args = self.validate_argument_spec(argument_spec=_without_env_fallbacks(self.ARGSPEC))
         self.task_vars = task_vars
         self.host = task_vars.get("inventory_hostname", "localhost")
         self.check_mode = bool(self._task.check_mode)
@@ -73,6 +70,8 @@ class SdnAction(ActionBase):
             value = first if first is not None else second
             if value is None and fallback:
                 value = fallback.get(name)
+            if value is None:
+                value = _from_environment(name)
             params[name] = value if value is not None else CONNECTION_DEFAULTS.get(name)
         return ConnectionSettings.from_params(params, remote=host)
 
@@ -84,3 +83,25 @@ class SdnAction(ActionBase):
         if name not in variables:
             return None
         return self._templar.template(variables[name])
+
+
+def _without_env_fallbacks(spec: dict) -> dict:
+    return {name: {k: v for k, v in option.items() if not (name in CONNECTION and k == "fallback")}
+            for name, option in spec.items()}
+
+
+def _from_environment(name: str):
+    """The PROXMOX_* variable of a connection option, converted as the argument spec would."""
+    fallback = CONNECTION[name].get("fallback")
+    if not fallback:
+        return None
+    for variable in fallback[1]:
+        if variable in os.environ:
+            value = os.environ[variable]
+            kind = CONNECTION[name].get("type")
+            if kind == "bool":
+                return boolean(value, strict=False)
+            if kind in ("int", "float"):
+                return {"int": int, "float": float}[kind](value)
+            return value
+    return None

@@ -163,3 +163,17 @@ def test_no_secret_reaches_the_output(remotes, inventory, tmp_path, emulator):
     for secret in secrets_of(emulator):
         assert secret not in run.output
         assert secret not in record
+
+
+def test_host_variables_win_over_the_environment(remotes, inventory, tmp_path):
+    run = run_playbook(play([{"name": "info", "pvefleet.sdn.sdn_info": {}}]), inventory, tmp_path,
+                       env={"PROXMOX_HOST": "127.0.0.250", "PROXMOX_TOKEN_SECRET": "wrong"})
+    assert run.rc == 0, run.output
+
+
+def test_environment_fills_in_what_nothing_else_gives(remotes, inventory, tmp_path):
+    task = {"name": "info", "pvefleet.sdn.sdn_info": {},
+            "vars": {"pvefleet_sdn_api_port": None, "pvefleet_sdn_api_token_secret": None}}
+    env = {"PROXMOX_PORT": str(remotes[0].port), "PROXMOX_TOKEN_SECRET": remotes[0].token_secret}
+    run = run_playbook(play([task]), inventory, tmp_path, env=env)
+    assert run.rc == 0, run.output
