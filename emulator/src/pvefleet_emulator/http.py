@@ -88,6 +88,8 @@ class Emulator:
             return _param_error(exc.errors)
         except Die as exc:
             return _error(500, str(exc))
+        except _Reply:
+            raise
         except Exception as exc:  # a bug of ours: answer as PVE does for an unexpected die, and log it
             traceback.print_exc()
             return _error(500, f"emulator error: {exc}\n")

@@ -1,6 +1,7 @@
 """Run the emulator as a subprocess for a test: start, wait for `ready`, read the inventory, stop."""
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import subprocess
@@ -50,12 +51,15 @@ class EmulatorProcess:
 
     def __init__(self, remotes: int = 3, nodes: int = 1, *, task_seconds: float = 0.3, latency_ms: float = 0.0,
                  auth_fail_delay: float = 0.0, pve8: tuple[str, ...] = (), workdir: Optional[Path] = None,
-                 extra_args: tuple[str, ...] = ()):
+                 base_address: Optional[str] = None, extra_args: tuple[str, ...] = ()):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pvefleet-emu-"))
         self._own_workdir = workdir is None
         self.inventory = self.workdir / "inventory.yml"
         self.state_dir = self.workdir / "state"
+        # A loopback range of its own, so that emulators of tests running at the same time never meet.
+        self.base_address = base_address or f"127.{random.randint(16, 250)}.{random.randint(0, 255)}.2"
         self.command = [sys.executable, "-m", "pvefleet_emulator.cli", "--remotes", str(remotes), "--nodes", str(nodes),
+                        "--base-address", self.base_address,
                         "--task-seconds", str(task_seconds), "--latency-ms", str(latency_ms),
                         "--auth-fail-delay", str(auth_fail_delay), "--inventory", str(self.inventory),
                         "--state-dir", str(self.state_dir), *extra_args]
