@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 import time
 
 import httpx
@@ -31,7 +32,7 @@ def remote(emulator):
 
 def client(info, **headers) -> httpx.Client:
     auth = {"Authorization": f"PVEAPIToken=root@pam!fleet={info.token_secret}"}
-    return httpx.Client(base_url=f"https://{info.host}:{info.port}/api2/json", verify=info.ca_path,
+    return httpx.Client(base_url=f"https://{info.host}:{info.port}/api2/json", verify=ssl.create_default_context(cafile=info.ca_path),
                         headers={**auth, **headers}, timeout=10)
 
 
@@ -46,27 +47,27 @@ def ok(response) -> object:
 
 def test_token_auth_and_401s(remote):
     assert ok(api(remote).get("/version"))["release"] == "9.1"
-    wrong = httpx.get(f"https://{remote.host}:{remote.port}/api2/json/version", verify=remote.ca_path,
+    wrong = httpx.get(f"https://{remote.host}:{remote.port}/api2/json/version", verify=ssl.create_default_context(cafile=remote.ca_path),
                       headers={"Authorization": "PVEAPIToken=root@pam!fleet=nope"})
     assert wrong.status_code == 401 and wrong.content == b""
-    anonymous = httpx.get(f"https://{remote.host}:{remote.port}/api2/json/version", verify=remote.ca_path)
+    anonymous = httpx.get(f"https://{remote.host}:{remote.port}/api2/json/version", verify=ssl.create_default_context(cafile=remote.ca_path))
     assert anonymous.status_code == 401 and anonymous.reason_phrase == "No ticket"
 
 
 def test_ticket_and_csrf(remote):
     base = f"https://{remote.host}:{remote.port}/api2/json"
     login = httpx.post(base + "/access/ticket", data={"username": "root@pam", "password": remote.password},
-                       verify=remote.ca_path)
+                       verify=ssl.create_default_context(cafile=remote.ca_path))
     data = ok(login)
     assert data["ticket"].startswith("PVE:root@pam:")
     cookies = {"PVEAuthCookie": data["ticket"]}
-    assert ok(httpx.get(base + "/cluster/sdn", cookies=cookies, verify=remote.ca_path))
-    no_csrf = httpx.post(base + "/cluster/sdn/lock", cookies=cookies, verify=remote.ca_path)
+    assert ok(httpx.get(base + "/cluster/sdn", cookies=cookies, verify=ssl.create_default_context(cafile=remote.ca_path)))
+    no_csrf = httpx.post(base + "/cluster/sdn/lock", cookies=cookies, verify=ssl.create_default_context(cafile=remote.ca_path))
     assert no_csrf.status_code == 401
-    with_csrf = httpx.post(base + "/cluster/sdn/lock", cookies=cookies, verify=remote.ca_path,
+    with_csrf = httpx.post(base + "/cluster/sdn/lock", cookies=cookies, verify=ssl.create_default_context(cafile=remote.ca_path),
                            headers={"CSRFPreventionToken": data["CSRFPreventionToken"]})
     assert UUID7.match(ok(with_csrf))
-    bad = httpx.post(base + "/access/ticket", data={"username": "root@pam", "password": "x"}, verify=remote.ca_path)
+    bad = httpx.post(base + "/access/ticket", data={"username": "root@pam", "password": "x"}, verify=ssl.create_default_context(cafile=remote.ca_path))
     assert bad.status_code == 401
 
 
