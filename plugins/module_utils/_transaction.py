@@ -64,6 +64,7 @@ class Remote:
     recovery: Optional[str] = None
     apply: Optional[dict] = None
     unwind: Optional[dict] = None
+    pending: list[str] = field(default_factory=list)
     client: Any = None
 
     @property
@@ -274,6 +275,8 @@ class FleetTransaction:
                                "pvefleet.sdn.sdn_info and roll back or apply by hand")
             self._record(remote, phase="stuck", error="lock lost")
             raise PveFleetError(f"the SDN lock of {remote.key} is no longer held by this transaction")
+        # Read before any remote applies: a failure here still rolls back everywhere.
+        remote.pending = await pending_objects(remote.client)
 
     async def _roll_back_one(self, remote: Remote) -> None:
         outcome = await rollback_and_release(LockSession(remote.client), remote.token)
@@ -283,7 +286,7 @@ class FleetTransaction:
         self._record(remote, phase=outcome.state)
 
     async def _apply_one(self, remote: Remote) -> None:
-        if not await pending_objects(remote.client):
+        if not remote.pending:
             await LockSession(remote.client).release(remote.token)
             remote.phase = "unchanged"
             self._record(remote, phase="released")
@@ -341,4 +344,3 @@ class FleetTransaction:
             "succeeded": succeeded,
             "timings": self.timings,
         }
-
