@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: venv demo test test-unit test-emulator test-integration clean
+.PHONY: venv demo test sanity clean
 
 venv: $(STAMP) $(COLLECTIONS)/ansible_collections/pvefleet/sdn
 
@@ -30,3 +30,14 @@ test: venv
 
 clean:
 	rm -rf $(VENV) .build
+
+# ansible-test needs the collection at ansible_collections/pvefleet/sdn: a copy of the tracked files.
+SANITY_ROOT := $(CURDIR)/.build/sanity/ansible_collections/pvefleet/sdn
+sanity: venv
+	rm -rf $(CURDIR)/.build/sanity && mkdir -p $(SANITY_ROOT)
+	git ls-files -z | xargs -0 -I{} cp --parents {} $(SANITY_ROOT)/
+	mkdir -p $(HOME)/.ansible/test/cache
+	cp tests/sanity/get_pip_standin.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
+	cd $(SANITY_ROOT) && git init -q && git add -A && \
+		git -c user.name=sanity -c user.email=sanity@invalid commit -qm sanity && \
+		$(CURDIR)/$(BIN)/ansible-test sanity --python 3.11

@@ -170,8 +170,9 @@ def test_vnet_and_subnet_rules(remote):
     outside = c.post("/cluster/sdn/vnets/a1/subnets", data={"subnet": "10.0.0.0/24", "type": "subnet",
                                                             "gateway": "10.1.0.1"})
     assert "is not in subnet" in outside.text
-    ok(c.post("/cluster/sdn/vnets/a1/subnets", data={"subnet": "10.0.0.0/24", "type": "subnet", "gateway": "10.0.0.1",
-                                                      "dhcp-range": "start-address=10.0.0.10,end-address=10.0.0.20"}))
+    dhcp = "start-address=10.0.0.10,end-address=10.0.0.20"
+    ok(c.post("/cluster/sdn/vnets/a1/subnets",
+              data={"subnet": "10.0.0.0/24", "type": "subnet", "gateway": "10.0.0.1", "dhcp-range": dhcp}))
     # The path is unescaped before routing (§2.1), so a CIDR's "/" cannot be in it: PVE's ID is.
     assert c.get("/cluster/sdn/vnets/a1/subnets/10.0.0.0%2F24").status_code == 501
     subnet = ok(c.get("/cluster/sdn/vnets/a1/subnets/v1-10.0.0.0-24"))

@@ -35,7 +35,7 @@ class Credentials:
                 "cap": {"sdn": {"SDN.Allocate": 1, "SDN.Audit": 1}}}
 
     def check_ticket(self, ticket: str) -> Optional[str]:
-        plain, _, signature = ticket.partition("::")
+        plain, _sep, signature = ticket.partition("::")
         parts = plain.split(":")
         if len(parts) != 3 or parts[0] != "PVE" or not hmac.compare_digest(self._sign(plain), signature):
             return None
@@ -45,7 +45,7 @@ class Credentials:
         return parts[1]
 
     def check_csrf(self, user: str, token: str) -> bool:
-        stamp, _, signature = (token or "").partition(":")
+        stamp, _sep, signature = (token or "").partition(":")
         return bool(stamp) and hmac.compare_digest(self._sign(stamp + ":" + user), signature)
 
     def check_token(self, header_value: str) -> Optional[str]:
@@ -59,7 +59,7 @@ class Credentials:
 
 def ticket_from_cookie(cookie_header: str) -> Optional[str]:
     for part in (cookie_header or "").split(";"):
-        name, _, value = part.strip().partition("=")
+        name, _sep, value = part.strip().partition("=")
         if name == "PVEAuthCookie":
             return urllib.parse.unquote(value)
     return None

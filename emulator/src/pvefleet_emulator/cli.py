@@ -41,7 +41,7 @@ def endpoints(args: argparse.Namespace) -> list[tuple[str, int]]:
         return [("127.0.0.1", args.base_port + i) for i in range(args.remotes)]
     result, address = [], ipaddress.ip_address(args.base_address)
     while len(result) < args.remotes:
-        if str(address).split(".")[-1] not in ("0", "255"):
+        if str(address).rsplit(".", maxsplit=1)[-1] not in ("0", "255"):
             result.append((str(address), args.port))
         address += 1
     return result

@@ -22,9 +22,14 @@ from pvefleet_emulator.sdn_api import PVE8_MISSING, ROUTES, current_user
 from pvefleet_emulator.sdn_rules import Die
 
 MAX_BODY = 512 * 1024
-_COMPILED = [(method, template, re.compile("^" + re.sub(r"\\\{(\w[\w-]*)\\\}", r"(?P<\1>[^/]+)",
-                                                          re.escape(template)) + "$"), handler)
-             for method, template, handler in ROUTES]
+
+
+def _route_pattern(template: str) -> re.Pattern:
+    """`/nodes/{node}/tasks` -> a regex with a named group per path parameter."""
+    return re.compile("^" + re.sub(r"\\\{(\w[\w-]*)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$")
+
+
+_COMPILED = [(method, template, _route_pattern(template), handler) for method, template, handler in ROUTES]
 LOCK_TOKEN_PARAM = {"lock-token": {"type": "string", "optional": 1}}
 # Lock-aware writes whose schema in the extract may lack lock-token (pve-sdn-api.md §3.3).
 _LOCK_AWARE = re.compile(r"^/cluster/sdn(/(zones|vnets|controllers|ipams|dns)(/[^/]+)?|/vnets/[^/]+/subnets(/[^/]+)?|/lock|/rollback)?$")

@@ -50,8 +50,8 @@ def encode_value(key: str, value: Any) -> Any:
 class SdnConfig:
     def __init__(self, data: Optional[dict] = None):
         data = data or {}
-        self.pending: dict[str, dict[str, dict]] = {kind: dict(data.get("pending", {}).get(kind, {}))
-                                                     for kind in ALL_KINDS}
+        stored = data.get("pending", {})
+        self.pending: dict[str, dict[str, dict]] = {kind: dict(stored.get(kind, {})) for kind in ALL_KINDS}
         self.running: Optional[dict] = data.get("running")
         self.lock: Optional[str] = data.get("lock")
         if "pve" not in self.pending["ipams"]:

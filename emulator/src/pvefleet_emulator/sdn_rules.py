@@ -100,7 +100,7 @@ def check_zone(cfg: SdnConfig, zone_id: str, section: dict, *, update: bool) -> 
 
 
 def random_mac() -> str:
-    octets = [0x02 | (random.randint(0, 255) & 0xFC)] + [random.randint(0, 255) for _ in range(5)]
+    octets = [0x02 | (random.randint(0, 255) & 0xFC)] + [random.randint(0, 255) for _octet in range(5)]
     return ":".join(f"{o:02X}" for o in octets)
 
 
@@ -168,7 +168,8 @@ def check_vnet_delete(cfg: SdnConfig, vnet_id: str) -> None:
 
 def subnet_key(zone: str, cidr: str) -> str:
     network = ipaddress.ip_network(cidr, strict=False)
-    return f"{zone}-{cidr.split('/')[0] if '/' in cidr else network.network_address}-{network.prefixlen}"
+    address = cidr.split("/", maxsplit=1)[0] if "/" in cidr else network.network_address
+    return f"{zone}-{address}-{network.prefixlen}"
 
 
 def parse_subnet_ref(ref: str, zone: str) -> str:
@@ -218,7 +219,7 @@ def subnet_output(subnet_id: str, values: dict, cfg_zone: str | None = None) -> 
     if isinstance(ranges, str):
         ranges = [ranges]
     out["dhcp-range"] = [dict(p.split("=", 1) for p in item.split(",") if "=" in p) for item in ranges]
-    out.update(id=subnet_id, subnet=subnet_id, cidr=cidr, network=str(cidr.split("/")[0]),
+    out.update(id=subnet_id, subnet=subnet_id, cidr=cidr, network=cidr.split("/", maxsplit=1)[0],
                mask=str(network.prefixlen), zone=cfg_zone or subnet_id.split("-")[0])
     return out
 
