@@ -25,7 +25,8 @@ $(COLLECTIONS)/ansible_collections/pvefleet/sdn:
 demo: venv
 	$(BIN)/python demo/run_demo.py
 
-test: venv
+# ansible-test sanity first, then every pytest suite (unit, emulator, integration).
+test: sanity
 	$(BIN)/python -m pytest
 
 clean:
