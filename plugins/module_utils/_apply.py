@@ -10,7 +10,7 @@ import asyncio
 import time
 import urllib.parse
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, TaskTimeout
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower
 
@@ -44,11 +44,17 @@ async def _pending_subnets(client, vnet: str) -> list[str]:
 
 async def apply_and_wait(client, token: str | None, *, timeout: float, check_nodes: bool = True) -> dict:
     """Apply (releasing the lock when a token is given) and wait for the reload task and, with
-    check_nodes, for every node's zones to leave `pending`. Returns a per-remote report; raises
-    only when the apply request itself failed (then nothing was committed and the lock is kept)."""
+    check_nodes, for every node's zones to leave `pending`. Returns a per-remote report (a task
+    that fails or does not finish in time is in it); raises only when a request failed, and
+    before the commit only when the apply request itself failed (then PVE kept the lock)."""
     started = time.monotonic()
     upid = await LockSession(client).apply(token, release=True)
-    task = await TaskFollower(client).wait(upid, timeout=timeout)
+    try:
+        task = await TaskFollower(client).wait(upid, timeout=timeout)
+    except TaskTimeout as exc:
+        # Committed, and maybe still reloading: a report, not a rollback.
+        return {"upid": str(upid), "node": upid.node, "exitstatus": "", "ok": False, "error": str(exc),
+                "duration": round(time.monotonic() - started, 3)}
     report = {"upid": str(upid), "node": task.node, "exitstatus": task.exitstatus,
               "task_duration": round(task.duration, 3), "ok": task.ok}
     if not task.ok:

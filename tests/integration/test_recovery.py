@@ -195,3 +195,13 @@ def test_failed_rollback_falls_back_to_release_and_says_what_is_left(remotes, in
     assert outcomes["remote001"]["state"] == outcomes["remote002"]["state"] == "rolled_back"
     state = remotes[2].control.state()
     assert not state["lock"]["held"] and state["has_pending_changes"]
+
+
+def test_reload_task_that_hangs_times_out_and_is_reported(remotes, inventory, tmp_path):
+    remotes[1].control.faults(reload="hang")
+    run = run_playbook(fleet_play(apply_timeout=2), inventory, tmp_path)
+    assert run.rc != 0
+    result = run.one("fleet", "remote001")["result"]
+    assert [r["host"] for r in result["failed_remotes"]] == ["remote002"]
+    assert "did not finish within 2s" in result["failed_remotes"][0]["error"]
+    assert result["counts"] == {"applied": 2, "apply_failed": 1}
