@@ -297,9 +297,10 @@ class FleetTransaction:
             remote.apply = await apply_and_wait(remote.client, remote.token, timeout=self.apply_timeout,
                                                 check_nodes=self.check_nodes)
         except PveFleetError as exc:
-            # The apply request failed: PVE committed nothing and kept the lock (§3.5), so the
-            # remote is still ours to roll back; it is reported, not retried.
-            remote.phase, remote.error = "apply_failed", f"apply request failed: {exc}"
+            # A request failed. If it was the apply itself, PVE committed nothing and kept the lock
+            # (§3.5); if the commit happened, the rollback finds nothing pending and the lock gone.
+            # Either way the remote is left clean; it is reported, not retried.
+            remote.phase, remote.error = "apply_failed", f"apply failed: {exc}"
             outcome = await rollback_and_release(LockSession(remote.client), remote.token)
             remote.unwind = outcome.as_dict()
             self._record(remote, phase="apply_failed", error=remote.error)
