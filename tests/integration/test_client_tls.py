@@ -1,0 +1,49 @@
+"""TLS against a real HTTPS remote (the emulator): verification, CA file, pinning before any byte."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
+from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import TlsError
+
+
+def settings(remote, **tls) -> ConnectionSettings:
+    return ConnectionSettings.from_params({"api_host": remote.host, "api_port": remote.port, "api_user": "root@pam",
+                                           "api_token_id": "fleet", "api_token_secret": remote.token_secret, **tls})
+
+
+def version(remote, **tls):
+    async def go():
+        async with PveClient(settings(remote, **tls)) as client:
+            return await client.get("/version")
+    return asyncio.run(go())
+
+
+
+def test_verified_with_the_ca_file(remotes):
+    assert version(remotes[0], ca_path=remotes[0].ca_path)["release"]
+
+
+def test_refused_without_a_trusted_ca(remotes):
+    with pytest.raises(TlsError, match="TLS verification failed"):
+        version(remotes[0])
+
+
+def test_pinned_fingerprint(remotes):
+    fingerprint = remotes[0].vars["pvefleet_sdn_fingerprint"]
+    assert version(remotes[0], fingerprint=fingerprint)["release"]
+    assert version(remotes[0], fingerprint=fingerprint.replace(":", "").lower())["release"]
+
+
+def test_wrong_pin_sends_no_request(remotes):
+    remotes[0].control.fail("*", ".", times=None, status=599, message="counted")
+    with pytest.raises(TlsError, match="does not match the pinned fingerprint"):
+        version(remotes[0], fingerprint="AB" * 32)
+    assert remotes[0].control.state()["faults"]["rules"][0]["seen"] == 0
+
+
+def test_unverified_is_an_explicit_choice(remotes):
+    assert version(remotes[0], validate_certs=False)["release"]
