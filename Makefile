@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: venv demo test sanity clean
+.PHONY: venv demo test lint sanity clean
 
 venv: $(STAMP) $(COLLECTIONS)/ansible_collections/pvefleet/sdn
 
@@ -25,9 +25,13 @@ $(COLLECTIONS)/ansible_collections/pvefleet/sdn:
 demo: venv
 	$(BIN)/python demo/run_demo.py
 
-# ansible-test sanity first, then every pytest suite (unit, emulator, integration).
-test: sanity
+# ansible-lint and ansible-test sanity first, then every pytest suite (unit, emulator, integration).
+test: lint sanity
 	$(BIN)/python -m pytest
+
+lint: venv
+	cd $(CURDIR) && $(BIN)/ansible-lint --offline roles playbooks demo
+	rm -rf $(CURDIR)/.ansible
 
 clean:
 	rm -rf $(VENV) .build
