@@ -22,7 +22,6 @@ def version(remote, **tls):
     return asyncio.run(go())
 
 
-
 def test_verified_with_the_ca_file(remotes):
     assert version(remotes[0], ca_path=remotes[0].ca_path)["release"]
 

@@ -52,12 +52,12 @@ def test_token_header_and_envelope():
 
 
 def test_form_encoding_and_query_parameters():
-    _, seen = run(TOKEN, data(None), lambda c: c.post("/cluster/sdn/zones", data={
+    _result, seen = run(TOKEN, data(None), lambda c: c.post("/cluster/sdn/zones", data={
         "zone": "z1", "advertise-subnets": True, "disabled": False, "nodes": ["a", "b"], "mtu": None}))
     body = urllib.parse.parse_qs(seen[0].content.decode())
     assert body == {"zone": ["z1"], "advertise-subnets": ["1"], "disabled": ["0"], "nodes": ["a", "b"]}
     assert seen[0].headers["Content-Type"] == "application/x-www-form-urlencoded"
-    _, seen = run(TOKEN, data(None), lambda c: c.delete("/cluster/sdn/lock", params={"force": True}))
+    _result, seen = run(TOKEN, data(None), lambda c: c.delete("/cluster/sdn/lock", params={"force": True}))
     assert seen[0].url.params["force"] == "1" and seen[0].content == b""
 
 
@@ -73,7 +73,7 @@ def test_ticket_login_cookie_and_csrf_only_on_writes():
         await client.get("/version")
         await client.post("/cluster/sdn/lock")
 
-    _, seen = run(PASSWORD, handler, calls)
+    _result, seen = run(PASSWORD, handler, calls)
     assert [r.url.path for r in seen] == ["/api2/json/access/ticket", "/api2/json/version", "/api2/json/cluster/sdn/lock"]
     assert seen[1].headers["Cookie"] == "PVEAuthCookie=" + urllib.parse.quote("PVE:root@pam:1::sig", safe="")
     assert "CSRFPreventionToken" not in seen[1].headers
