@@ -3,10 +3,8 @@
 """Manage one SDN controller of a remote, inside a transaction or not (docs: modules/sdn_controller.py)."""
 from __future__ import annotations
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONTROLLER_OPTIONS
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._object_action import ObjectAction
 
 
 class ActionModule(ObjectAction):
     KIND = "controller"
-    OPTIONS = CONTROLLER_OPTIONS

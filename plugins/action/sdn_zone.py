@@ -3,10 +3,8 @@
 """Manage one SDN zone of a remote, inside a transaction or not (docs: modules/sdn_zone.py)."""
 from __future__ import annotations
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import ZONE_OPTIONS
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._object_action import ObjectAction
 
 
 class ActionModule(ObjectAction):
     KIND = "zone"
-    OPTIONS = ZONE_OPTIONS

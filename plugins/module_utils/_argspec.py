@@ -120,6 +120,14 @@ OBJECT_STATE = dict(
     purge=dict(type="bool", default=False),
 )
 
+OBJECT_OPTIONS = dict(zone=ZONE_OPTIONS, vnet=VNET_OPTIONS, subnet=SUBNET_OPTIONS, controller=CONTROLLER_OPTIONS)
+
+
+def object_argument_spec(kind: str) -> dict:
+    """The whole spec of sdn_zone, sdn_vnet, sdn_subnet or sdn_controller."""
+    return merge(CONNECTION, LOCK_TOKEN, JOURNAL, OBJECT_STATE, OBJECT_OPTIONS[kind])
+
+
 INFO_OPTIONS = dict(
     view=dict(type="str", default="pending", choices=["pending", "running", "config"]),
 )

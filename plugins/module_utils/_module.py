@@ -6,7 +6,12 @@ import asyncio
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, CONNECTION_DEFAULTS
+from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
+    CONNECTION,
+    CONNECTION_DEFAULTS,
+    OBJECT_OPTIONS,
+    object_argument_spec,
+)
 from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import require_deps
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 
@@ -36,13 +41,13 @@ def run_module(argument_spec: dict, task) -> None:
     module.exit_json(**result)
 
 
-def run_object_module(kind: str, argument_spec: dict, options_spec: dict) -> None:
+def run_object_module(kind: str) -> None:
     """main() of sdn_zone, sdn_vnet, sdn_subnet and sdn_controller."""
     from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
 
     async def task(client, params: dict, check_mode: bool) -> dict:
-        options = {name: params.get(name) for name in options_spec}
+        options = {name: params.get(name) for name in OBJECT_OPTIONS[kind]}
         return await run_object_task(client, kind, options, state=params["state"], purge=params["purge"],
                                      lock_token=params.get("lock_token"), check_mode=check_mode)
 
-    run_module(argument_spec, task)
+    run_module(object_argument_spec(kind), task)

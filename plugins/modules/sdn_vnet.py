@@ -100,21 +100,14 @@ diff:
       returned: always
 """
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (  # noqa: E402
-    CONNECTION,
-    JOURNAL,
-    LOCK_TOKEN,
-    OBJECT_STATE,
-    VNET_OPTIONS,
-    merge,
-)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import object_argument_spec  # noqa: E402
 from ansible_collections.pvefleet.sdn.plugins.module_utils._module import run_object_module  # noqa: E402
 
-ARGUMENT_SPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, OBJECT_STATE, VNET_OPTIONS)
+ARGUMENT_SPEC = object_argument_spec("vnet")
 
 
 def main() -> None:
-    run_object_module("vnet", ARGUMENT_SPEC, VNET_OPTIONS)
+    run_object_module("vnet")
 
 
 if __name__ == "__main__":

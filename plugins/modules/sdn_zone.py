@@ -179,22 +179,14 @@ diff:
       returned: always
 """
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (  # noqa: E402
-    CONNECTION,
-    JOURNAL,
-    LOCK_TOKEN,
-    OBJECT_STATE,
-    ZONE_OPTIONS,
-    merge,
-)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import object_argument_spec  # noqa: E402
 from ansible_collections.pvefleet.sdn.plugins.module_utils._module import run_object_module  # noqa: E402
 
-
-ARGUMENT_SPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, OBJECT_STATE, ZONE_OPTIONS)
+ARGUMENT_SPEC = object_argument_spec("zone")
 
 
 def main() -> None:
-    run_object_module("zone", ARGUMENT_SPEC, ZONE_OPTIONS)
+    run_object_module("zone")
 
 
 if __name__ == "__main__":

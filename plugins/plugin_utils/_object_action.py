@@ -2,13 +2,7 @@
 """The action plugins of sdn_zone, sdn_vnet, sdn_subnet and sdn_controller: one class, a kind each."""
 from __future__ import annotations
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
-    CONNECTION,
-    JOURNAL,
-    LOCK_TOKEN,
-    OBJECT_STATE,
-    merge,
-)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import OBJECT_OPTIONS, object_argument_spec
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
@@ -16,14 +10,14 @@ from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action i
 
 
 class ObjectAction(TransactionAction):
-    """Subclasses name the KIND and its OPTIONS (from _argspec)."""
+    """Subclasses name the KIND (zone, vnet, subnet or controller)."""
 
     KIND = ""
-    OPTIONS: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.ARGSPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, OBJECT_STATE, cls.OPTIONS)
+        cls.OPTIONS = OBJECT_OPTIONS[cls.KIND]
+        cls.ARGSPEC = object_argument_spec(cls.KIND)
 
     async def execute(self, args: dict) -> dict:
         journal = self.journal(args)
