@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 PROGRESS_ORDER = ("planned", "locking", "locked", "changed", "checked", "applying", "applied", "unchanged",
-                  "released", "rolled_back", "lock_failed", "lock_unknown", "lock_lost", "failed",
+                  "released", "rolled_back", "not_locked", "lock_failed", "lock_unknown", "lock_lost", "failed",
                   "apply_failed", "stuck")
 
 

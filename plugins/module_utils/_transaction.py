@@ -33,6 +33,8 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import r
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import FORCE_RELEASE_HINT, rollback_and_release
 
+# How long a journal update may wait to be written (see _flush_every).
+JOURNAL_FLUSH_SECONDS = 0.2
 # Changes are made in this order, removals in the reverse one, so references always resolve.
 KIND_ORDER = ("controller", "zone", "vnet", "subnet")
 
@@ -141,6 +143,7 @@ class FleetTransaction:
         self.abort = asyncio.Event()
         self.abort_reason = ""
         self.timings: dict[str, float] = {}
+        self._unwritten: dict[str, dict] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
 
     # The whole transaction
@@ -159,8 +162,22 @@ class FleetTransaction:
         return self.report()
 
     async def _transact(self) -> None:
-        self._record_all(phase="planned")
+        # Every remote is "locking" on disk before any lock request leaves: a run killed now
+        # leaves a journal from which recovery probes every remote it names.
+        self._record_all(phase="locking")
+        flusher = asyncio.ensure_future(self._flush_every(JOURNAL_FLUSH_SECONDS))
+        try:
+            await self._transact_phases()
+        finally:
+            flusher.cancel()
+            self._flush()
+
+    async def _transact_phases(self) -> None:
         await self._phase("lock", self._lock_one, self.remotes, stop_on_abort=True)
+        for remote in self.remotes:
+            if remote.phase == "planned":  # never tried: a lock elsewhere failed first
+                remote.phase = "not_locked"
+                self._record(remote, phase="not_locked")
         if self.abort.is_set():
             await self._phase("release", self._release_one, self._locked())
             return
@@ -193,6 +210,7 @@ class FleetTransaction:
                 self._notify(name)
 
         await asyncio.gather(*(guarded(remote) for remote in remotes))
+        self._flush()
         self.timings[name] = round(time.monotonic() - started, 3)
 
     def _fail(self, reason: str) -> None:
@@ -314,12 +332,26 @@ class FleetTransaction:
     # Journal and progress
 
     def _record(self, remote: Remote, **fields) -> None:
+        """Queue a journal update; _flush writes the queue in one rewrite of the file."""
         if self.journal is not None:
-            self.journal.update(remote.host, **fields)
+            self._unwritten.setdefault(remote.host, {}).update(fields)
 
     def _record_all(self, **fields) -> None:
-        if self.journal is not None:
-            self.journal.update_many({remote.host: fields for remote in self.remotes})
+        for remote in self.remotes:
+            self._record(remote, **fields)
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.journal is not None and self._unwritten:
+            updates, self._unwritten = self._unwritten, {}
+            self.journal.update_many(updates)
+
+    async def _flush_every(self, seconds: float) -> None:
+        """A thousand remotes would otherwise rewrite the journal thousands of times; a token is
+        on disk at most this long after it arrived."""
+        while True:
+            await asyncio.sleep(seconds)
+            self._flush()
 
     def _notify(self, phase: str) -> None:
         if self.progress is not None:

@@ -205,3 +205,16 @@ def test_reload_task_that_hangs_times_out_and_is_reported(remotes, inventory, tm
     assert [r["host"] for r in result["failed_remotes"]] == ["remote002"]
     assert "did not finish within 2s" in result["failed_remotes"][0]["error"]
     assert result["counts"] == {"applied": 2, "apply_failed": 1}
+
+
+def test_fleet_lock_failure_leaves_a_journal_the_next_run_accepts(remotes, inventory, tmp_path):
+    remotes[0].control.hold_lock()  # the first remote in lock order
+    journal = {"PVEFLEET_SDN_JOURNAL_DIR": str(tmp_path / "journal")}
+    first = run_playbook(fleet_play(concurrency=1), inventory, tmp_path / "1", env=journal)
+    assert first.rc != 0
+    counts = first.one("fleet", "remote001")["result"]["counts"]
+    assert counts == {"lock_failed": 1, "not_locked": 2}
+    remotes[0].control.reset()
+    second = run_playbook(fleet_play(), inventory, tmp_path / "2", env=journal)
+    assert second.rc == 0, second.output
+    assert_clean(remotes, applied=True)
