@@ -12,9 +12,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pvefleet_emulator.http import Emulator
+from pvefleet_emulator.app import ApiApp
 from pvefleet_emulator.inventory import write_inventory
-from pvefleet_emulator.remote import Remote
+from pvefleet_emulator.remote import Remote, RemoteSettings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,16 +49,17 @@ def endpoints(args: argparse.Namespace) -> list[tuple[str, int]]:
 
 async def serve(args: argparse.Namespace) -> None:
     started = time.monotonic()
-    remotes = [Remote(f"remote{i + 1:03d}", address, port, args.nodes, args.state_dir,
-                      task_seconds=args.task_seconds, latency_ms=args.latency_ms,
-                      pve8=f"remote{i + 1:03d}" in args.pve8, auth_fail_delay=args.auth_fail_delay)
+    remotes = [Remote(RemoteSettings(f"remote{i + 1:03d}", address, port, args.nodes,
+                                     pve8=f"remote{i + 1:03d}" in args.pve8, task_seconds=args.task_seconds,
+                                     auth_fail_delay=args.auth_fail_delay, latency_ms=args.latency_ms),
+                      args.state_dir)
                for i, (address, port) in enumerate(endpoints(args))]
-    emulator = Emulator(remotes)
+    emulator = ApiApp(remotes)
     runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False)
     await runner.setup()
     for remote in remotes:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(remote.cert_path, remote.key_path)
+        context.load_cert_chain(remote.files.cert, remote.files.key)
         await web.TCPSite(runner, remote.address, remote.port, ssl_context=context, backlog=512).start()
     write_inventory(args.inventory, remotes)
     print(f"started {len(remotes)} remote(s) in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)

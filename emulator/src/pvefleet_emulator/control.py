@@ -1,63 +1,124 @@
-"""The emulator's own control and inspection API, outside /api2/json, on every remote's address.
+"""A small client of the emulator's control API (control_api.py), for tests. Standard library only.
 
-    GET    /_emulator/state            running and pending config, lock, versions, tasks, faults
-    POST   /_emulator/faults           JSON: {"latency_ms": 20} | {"fail": {...}} | {"reload": "fail"|"hang"|"node:pve2"}
-                                       | {"answering": false|true}
-    DELETE /_emulator/faults           clear every fault (latency too) and answer again
-    POST   /_emulator/lock             hold the lock as another client (a token nobody knows); returns it
-    POST   /_emulator/reset            an empty SDN config, no lock, no tasks
+    control = EmulatorControl("https://127.0.0.2:8006/_emulator", "/path/to/pve-ssl.pem")
+    control.fail("POST", r"^/cluster/sdn/vnets$", message="injected: disk full")
+    control.state()["pending"]["vnets"]
 """
 from __future__ import annotations
 
 import json
+import ssl
+import urllib.error
+import urllib.request
+from typing import Any, Optional
 
-from aiohttp import web
-
-from pvefleet_emulator.faults import FailRule
-from pvefleet_emulator.remote import Remote
-
-
-def _json(data) -> web.Response:
-    return web.Response(text=json.dumps(data, default=str), content_type="application/json")
+_UNSET: Any = object()
 
 
-async def handle(remote: Remote, request: web.Request) -> web.Response:
-    action = (request.method, request.path.rstrip("/"))
-    if action == ("GET", "/_emulator/state"):
-        return _json(remote.inspect())
-    if action == ("POST", "/_emulator/faults"):
-        return _json(set_faults(remote, await request.json()))
-    if action == ("DELETE", "/_emulator/faults"):
-        remote.faults.rules.clear()
-        remote.faults.latency_ms = 0.0
-        remote.faults.next_reload = None
-        remote.faults.answering.set()
-        return _json(remote.faults.describe())
-    if action == ("POST", "/_emulator/lock"):
-        remote.config.lock = remote.new_lock_token()
-        remote.save()
-        return _json({"token": remote.config.lock})
-    if action == ("POST", "/_emulator/reset"):
-        remote.reset()
-        return _json({"reset": remote.name})
-    return web.Response(status=404, text=f"no control endpoint {request.method} {request.path}\n")
+class ControlError(RuntimeError):
+    """The control API refused a call (for example a fault spec it does not understand)."""
 
 
-def set_faults(remote: Remote, spec: dict) -> dict:
-    faults = remote.faults
-    if "latency_ms" in spec:
-        faults.latency_ms = float(spec["latency_ms"])
-    if "fail" in spec:
-        rule = dict(spec["fail"])
-        faults.rules.append(FailRule(method=rule.get("method", "*").upper(), path=rule["path"],
-                                     nth=int(rule.get("nth", 1)), status=int(rule.get("status", 500)),
-                                     message=rule.get("message", "injected failure"),
-                                     times=rule.get("times", 1), drop=rule.get("drop")))
-    if "reload" in spec:
-        faults.next_reload = spec["reload"]
-    if "answering" in spec:
-        if spec["answering"]:
-            faults.answering.set()
-        else:
-            faults.answering.clear()
-    return faults.describe()
+class EmulatorControl:
+    def __init__(self, base_url: str, ca_path: Optional[str] = None, *, timeout: float = 30.0):
+        """`base_url` is a remote's control URL (`pvefleet_emulator_url` in the inventory, ending
+        in /_emulator); `ca_path` its certificate (`pvefleet_sdn_ca_path`)."""
+        self.base_url = base_url.rstrip("/")
+        self.context = ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, context=self.context, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise ControlError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')}") from None
+
+    # Inspection
+
+    def state(self) -> dict:
+        """Everything below in one document (see the README for its keys)."""
+        return self._call("GET", "/state")
+
+    def running_config(self) -> dict:
+        """{kind: {id: object}} for zones, vnets, subnets and controllers, as last applied."""
+        return self.state()["running"]
+
+    def pending_config(self) -> dict:
+        """{kind: {id: object}} as in the pending section config files."""
+        return self.state()["pending"]
+
+    def lock_state(self) -> dict:
+        """{"held": bool, "token": str or None}."""
+        return self.state()["lock"]
+
+    def version(self) -> int:
+        """The running config version (0: never applied)."""
+        return self.state()["version"]
+
+    def tasks(self) -> list[dict]:
+        return self.state()["tasks"]
+
+    def node_versions(self) -> dict[str, int]:
+        """The config version each node generated with its last good reload."""
+        return self.state()["node_versions"]
+
+    # Faults
+
+    def faults(self, **spec: Any) -> dict:
+        """Add faults; keys as the control API takes them: latency_ms, fail, reload, reload_message,
+        answering. Returns every fault now set."""
+        return self._call("POST", "/faults", spec)
+
+    def fail(self, method: str, path: str, *, nth: int = 1, times: Optional[int] = 1, status: int = 500,
+             message: str = "injected failure", drop: Optional[str] = None) -> dict:
+        """Fail the `nth` request matching method (or "*") and the path regex, and `times - 1` more
+        (all from the nth on with times=None), with status and message, or with drop="before" or
+        "after" by closing the connection before or after carrying the request out."""
+        rule = {"method": method, "path": path, "nth": nth, "times": times, "status": status, "message": message,
+                "drop": drop}
+        return self.faults(fail=rule)
+
+    def drop(self, method: str, path: str, *, when: str = "before", nth: int = 1, times: Optional[int] = 1) -> dict:
+        return self.fail(method, path, nth=nth, times=times, drop=when)
+
+    def latency(self, milliseconds: float) -> dict:
+        return self.faults(latency_ms=milliseconds)
+
+    def reload_fault(self, kind: Optional[str], *, node: Optional[str] = None, error: bool = False,
+                     message: Any = _UNSET) -> dict:
+        """The next apply's reload: kind "fail" (its task fails), "hang" (it never stops), "node"
+        (that node's srvreload fails; with error=True its zones show `error`, else `pending`),
+        or None for a normal reload."""
+        value = kind
+        if kind == "node":
+            value = f"node:{node}" + (":error" if error else "")
+        spec: dict[str, Any] = {"reload": value}
+        if message is not _UNSET:
+            spec["reload_message"] = message
+        return self.faults(**spec)
+
+    def stop_answering(self) -> dict:
+        return self.faults(answering=False)
+
+    def resume(self) -> dict:
+        return self.faults(answering=True)
+
+    def clear_faults(self) -> dict:
+        return self._call("DELETE", "/faults")
+
+    # State changes
+
+    def hold_lock(self) -> str:
+        """Take the SDN lock as another client would; returns its token (which no client knows)."""
+        return self._call("POST", "/lock")["token"]
+
+    def release_lock(self) -> None:
+        self._call("DELETE", "/lock")
+
+    def reset(self) -> dict:
+        """An empty SDN configuration, never applied, no lock, no tasks; faults are kept."""
+        return self._call("POST", "/reset")

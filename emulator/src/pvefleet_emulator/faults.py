@@ -1,27 +1,62 @@
-"""Faults a test can inject into one remote, through the control API or the command line."""
+"""Faults a test injects into one remote, through the control API or the command line.
+
+A fault spec is a JSON object; any of these keys may be combined:
+
+    {"latency_ms": 20}                       added before every API answer of this remote
+    {"fail": RULE} or {"fail": [RULE, ...]}  fail matching requests (see FailRule)
+    {"reload": "fail" | "hang" | "node:pve2" | "node:pve2:error" | null}
+                                             what the next apply's reload does
+    {"reload_message": "text"}               the exit status of a failing reload (optional)
+    {"answering": false | true}              stop answering (connections are accepted, requests
+                                             never answered) or answer again
+"""
 from __future__ import annotations
 
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
+
+DEFAULT_RELOAD_FAILURE = "cluster not ready - no quorum?"
+RELOAD_KINDS = re.compile(r"fail|hang|node:[a-zA-Z0-9-]+(:error)?")
+
+
+class FaultSpecError(ValueError):
+    """A fault spec the emulator does not understand."""
 
 
 @dataclass
 class FailRule:
-    """Fail the Nth request (counted from when the rule was set) matching method and path."""
+    """Fail the Nth request matching method and path (counted from when the rule was set), and
+    the `times - 1` matching requests after it (every one from the Nth on if `times` is None).
 
-    method: str
-    path: str  # a regex searched in the path after /api2/json
+    The answer is `status` with `message` in PVE's error envelope, or, with `drop`, no answer at
+    all: "before" closes the connection without doing anything, "after" does the request and
+    then closes the connection, so the change happened but the client never hears of it."""
+
+    path: str  # a regular expression searched in the path after /api2/json
+    method: str = "*"
     nth: int = 1
+    times: Optional[int] = 1
     status: int = 500
     message: str = "injected failure"
-    times: Optional[int] = 1  # how many matching requests fail from the Nth on; None: all
-    drop: Optional[str] = None  # "before" / "after": close the connection instead of answering
-    seen: int = 0
-    fired: int = 0
+    drop: Optional[str] = None
+    seen: int = 0  # matching requests so far
+    fired: int = 0  # requests failed so far
 
-    def matches(self, method: str, path: str) -> bool:
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        try:
+            re.compile(self.path)
+        except re.error as exc:
+            raise FaultSpecError(f"bad path pattern {self.path!r}: {exc}") from None
+        if self.drop not in (None, "before", "after"):
+            raise FaultSpecError("drop must be 'before' or 'after'")
+        if self.nth < 1 or (self.times is not None and self.times < 1):
+            raise FaultSpecError("nth and times count from 1")
+
+    def hit(self, method: str, path: str) -> bool:
+        """Count a request; True if this one is to fail."""
         if self.method not in ("*", method) or not re.search(self.path, path):
             return False
         self.seen += 1
@@ -30,26 +65,73 @@ class FailRule:
         self.fired += 1
         return True
 
+    def describe(self) -> dict:
+        return {k: getattr(self, k) for k in ("method", "path", "nth", "times", "status", "message", "drop",
+                                              "seen", "fired")}
+
 
 @dataclass
 class Faults:
     latency_ms: float = 0.0
     rules: list[FailRule] = field(default_factory=list)
-    # The next apply's reload: None, "fail", "hang", or "node:<name>" (that node's reload fails).
     next_reload: Optional[str] = None
+    reload_message: str = DEFAULT_RELOAD_FAILURE
     answering: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.answering.set()
 
     def match(self, method: str, path: str) -> Optional[FailRule]:
+        """The rule failing this request, if any (every rule counts the request)."""
+        chosen = None
         for rule in self.rules:
-            if rule.matches(method, path):
-                return rule
-        return None
+            if rule.hit(method, path) and chosen is None:
+                chosen = rule
+        return chosen
+
+    def take_reload(self) -> tuple[Optional[str], str]:
+        """The reload fault for this apply, used up."""
+        kind, self.next_reload = self.next_reload, None
+        return kind, self.reload_message
+
+    def apply(self, spec: dict[str, Any]) -> None:
+        if not isinstance(spec, dict):
+            raise FaultSpecError("a fault spec is a JSON object")
+        unknown = set(spec) - {"latency_ms", "fail", "reload", "reload_message", "answering"}
+        if unknown:
+            raise FaultSpecError(f"unknown fault keys: {', '.join(sorted(unknown))}")
+        if "latency_ms" in spec:
+            self.latency_ms = max(0.0, float(spec["latency_ms"]))
+        if "fail" in spec:
+            rules = spec["fail"] if isinstance(spec["fail"], list) else [spec["fail"]]
+            for rule in rules:
+                if not isinstance(rule, dict) or "path" not in rule:
+                    raise FaultSpecError("a fail rule is an object with at least 'path'")
+                unknown = set(rule) - {"method", "path", "nth", "times", "status", "message", "drop"}
+                if unknown:
+                    raise FaultSpecError(f"unknown fail rule keys: {', '.join(sorted(unknown))}")
+                self.rules.append(FailRule(**rule))
+        if "reload" in spec:
+            kind = spec["reload"]
+            if kind is not None and not RELOAD_KINDS.fullmatch(str(kind)):
+                raise FaultSpecError("reload is 'fail', 'hang', 'node:<node>', 'node:<node>:error' or null")
+            self.next_reload = kind
+        if "reload_message" in spec:
+            self.reload_message = str(spec["reload_message"])
+        if "answering" in spec:
+            if spec["answering"]:
+                self.answering.set()
+            else:
+                self.answering.clear()
+
+    def clear(self) -> None:
+        self.latency_ms = 0.0
+        self.rules.clear()
+        self.next_reload = None
+        self.reload_message = DEFAULT_RELOAD_FAILURE
+        self.answering.set()
 
     def describe(self) -> dict:
         return {"latency_ms": self.latency_ms, "next_reload": self.next_reload,
-                "answering": self.answering.is_set(),
-                "rules": [{k: getattr(r, k) for k in ("method", "path", "nth", "status", "message", "times", "drop",
-                                                      "seen", "fired")} for r in self.rules]}
+                "reload_message": self.reload_message, "answering": self.answering.is_set(),
+                "rules": [rule.describe() for rule in self.rules]}

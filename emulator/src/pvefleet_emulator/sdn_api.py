@@ -1,292 +1,307 @@
-"""The handlers of the PVE API endpoints the emulator serves, one remote at a time.
+"""The handlers under /cluster/sdn: lock, rollback, apply, zones, vnets, subnets, controllers,
+ipams and dns (pve-sdn-api.md §3, §6).
 
-Each handler gets the remote, the validated parameters and the path parameters, and returns
-PVE's `data`. Lock-aware writes go through `locked()`, which is pve-network's lock_sdn_config:
-the domain lock, the token check, and every error re-thrown as "<prefix>: <error>" (§3.2, §3.4).
+Every write runs through `locked()` (lock.py). What PVE checks before its lock (the schema,
+and for zones, controllers, ipams and dns on create the type's option rules; the vnet lookup of
+vnet and subnet calls) raises here without an operation prefix; everything inside gets one.
 """
 from __future__ import annotations
 
-import contextvars
-import time
+import difflib
 from typing import Any, Callable, Optional
 
+from pvefleet_emulator import sdn_rules as rules
+from pvefleet_emulator.errors import Die, ParamError, perl_die
+from pvefleet_emulator.formats import subnet_id_parts
+from pvefleet_emulator.lock import locked, perl_true
+from pvefleet_emulator.node_reload import start_apply_reload
 from pvefleet_emulator.remote import Remote
-from pvefleet_emulator.schema import ParamError
-from pvefleet_emulator.sdn_config import ID_KEYS
-from pvefleet_emulator.sdn_rules import (
-    CONTROLLER_OPTIONS,
-    ZONE_OPTIONS,
-    Die,
-    check_controller,
-    check_controller_delete,
-    check_subnet,
-    check_type_options,
-    check_vnet,
-    check_vnet_delete,
-    check_zone,
-    check_zone_delete,
-    normalise_lists,
-    parse_subnet_ref,
-    perl_die,
-    subnet_key,
-    subnet_output,
-)
+from pvefleet_emulator.routes import Call, route
+from pvefleet_emulator.sdn_config import ID_KEYS, SdnConfig
 
-Handler = Callable[..., Any]
-# The authenticated user (for a token: user@realm!tokenid), the owner of the tasks a request starts.
-current_user: contextvars.ContextVar[str] = contextvars.ContextVar("current_user", default="root@pam")
-ROUTES: list[tuple[str, str, Handler]] = []
-NODE_RELOAD_FAILURE = "command 'ifreload -a' failed: exit code 1"
+DIGEST_MISMATCH = "detected modified configuration - file changed by other user? Try again.\n"
+# Keys of an update call that are not object options.
+_UPDATE_CONTROL_KEYS = ("lock-token", "digest", "delete")
 
 
-def route(method: str, template: str):
-    def register(function: Handler) -> Handler:
-        ROUTES.append((method, template, function))
-        return function
-    return register
+# Index, lock, rollback, apply, dry-run (§3.5)
 
 
-async def locked(remote: Remote, prefix: str, token: Optional[str], work: Callable[[], Any]) -> Any:
-    async with remote.domain_lock:
-        try:
-            if remote.config.lock is not None and token != remote.config.lock:
-                raise perl_die("invalid lock token provided!", "Network/SDN.pm")
-            result = work()
-        except ParamError as exc:
-            text = "".join(f"{k}: {v}\n" for k, v in exc.errors.items())
-            raise Die(f"{prefix}: 400 Parameter verification failed.\n{text}") from None
-        except Die as exc:
-            raise Die(f"{prefix}: {exc}") from None
-        remote.save()
-        return result
+@route("GET", "/cluster/sdn")
+async def sdn_index(call: Call) -> list[dict]:
+    names = ["vnets", "zones", "controllers", "ipams", "dns"] + ([] if call.remote.pve8 else ["fabrics"])
+    return [{"id": name} for name in names]
 
 
-def _listing(remote: Remote, kind: str, params: dict, items: Optional[dict] = None) -> list[dict]:
-    cfg = remote.config
-    view_flags = {"running": bool(params.get("running")), "pending": bool(params.get("pending"))}
-    views = items if items is not None else cfg.view(kind, **view_flags)
-    digest = None if any(view_flags.values()) else cfg.digest(kind)
-    result = []
-    for object_id, values in sorted(views.items()):
+@route("POST", "/cluster/sdn/lock", pve9_only=True)
+async def lock_acquire(call: Call) -> str:
+    remote = call.remote
+
+    def work() -> str:
+        if not perl_true(call.params.get("allow-pending")) and remote.config.has_pending_changes():
+            raise perl_die("configuration has pending changes", "API2/Network/SDN.pm")
+        remote.config.lock = remote.new_lock_token()
+        return remote.config.lock
+
+    # This call has no token parameter, so a held lock always fails the token check: no re-entry.
+    return await locked(remote, "could not acquire lock for SDN config", None, work)
+
+
+@route("DELETE", "/cluster/sdn/lock", pve9_only=True)
+async def lock_release(call: Call) -> None:
+    remote = call.remote
+    if perl_true(call.params.get("force")):
+        remote.config.lock = None  # right away: no domain lock, no token check
+        remote.persist()
+        return None
+
+    def work() -> None:
+        remote.config.lock = None
+
+    return await locked(remote, "could not release lock", call.params.get("lock-token"), work)
+
+
+@route("POST", "/cluster/sdn/rollback", pve9_only=True)
+async def rollback(call: Call) -> None:
+    remote, token = call.remote, call.params.get("lock-token")
+
+    def work() -> None:
+        remote.config.rollback()
+        # release-lock as sent: PVE fills in no default, so leaving it out keeps the lock.
+        if perl_true(token) and perl_true(call.params.get("release-lock")):
+            remote.config.lock = None
+
+    return await locked(remote, "could not rollback SDN configuration", token, work)
+
+
+@route("PUT", "/cluster/sdn")
+async def apply(call: Call) -> str:
+    remote, token = call.remote, call.params.get("lock-token")
+    frr_before = remote.config.uses_frr()
+
+    def work() -> int:
+        version = remote.config.commit()
+        if perl_true(token) and perl_true(call.params.get("release-lock")):
+            remote.config.lock = None  # released before any node reloads
+        return version
+
+    version = await locked(remote, "could not commit SDN config", token, work)
+    regenerate_frr = frr_before or remote.config.uses_frr()
+    return start_apply_reload(remote, version, call.user, regenerate_frr, call.now).upid
+
+
+@route("GET", "/cluster/sdn/dry-run", pve9_only=True)
+async def dry_run(call: Call) -> dict:
+    """A diff of what the running and the pending config generate for the node, in a simplified
+    rendering of the node's SDN interfaces and FRR files."""
+    remote, node = call.remote, call.params["node"]
+    require_node(remote, node)
+    running, pending = _generated(remote.config, node, running=True), _generated(remote.config, node, running=False)
+    return {"frr-diff": _diff("/etc/frr/frr.conf", running[1], pending[1]),
+            "interfaces-diff": _diff("/etc/network/interfaces.d/sdn", running[0], pending[0])}
+
+
+def _generated(cfg: SdnConfig, node: str, *, running: bool) -> tuple[str, str]:
+    zones = cfg.view("zones", running=running)
+    vnets = cfg.view("vnets", running=running)
+    subnets = cfg.view("subnets", running=running)
+    interfaces = []
+    for vnet_id, vnet in vnets.items():
+        zone = zones.get(vnet.get("zone") or "")
+        if zone is None or (zone.get("nodes") and node not in str(zone["nodes"]).split(",")):
+            continue
+        interfaces.append(f"auto {vnet_id}\niface {vnet_id}\n\t# zone {vnet['zone']} ({zone['type']})"
+                          + (f", tag {vnet['tag']}" if vnet.get("tag") is not None else "") + "\n")
+        for subnet_id, subnet in subnets.items():
+            if subnet.get("vnet") == vnet_id and subnet.get("gateway"):
+                length = (subnet_id_parts(subnet_id) or ("", "", "32"))[2]
+                interfaces.append(f"\taddress {subnet['gateway']}/{length}\n")
+    frr = [f"router bgp {c['asn']}\n" for c in cfg.view("controllers", running=running).values() if "asn" in c]
+    frr += [f"vrf vrf_{zone_id}\n vni {z['vrf-vxlan']}\n" for zone_id, z in zones.items() if z.get("vrf-vxlan")]
+    return "".join(interfaces), "".join(frr)
+
+
+def _diff(path: str, before: str, after: str) -> Optional[str]:
+    if before == after:
+        return None
+    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), path, path + ".new"))
+
+
+def require_node(remote: Remote, node: str) -> None:
+    """A node name that is not in the cluster cannot be resolved for proxying."""
+    if node not in remote.nodes:
+        raise Die(f"hostname lookup '{node}' failed - failed to get address info for: {node}: "
+                  "Name or service not known\n")
+
+
+# Listings (§5.2): the pending files as they are, the running copy, or the merged view
+
+
+def listing(remote: Remote, kind: str, params: dict, *, only: Optional[Callable[[dict], bool]] = None) -> list[dict]:
+    running, pending = perl_true(params.get("running")), perl_true(params.get("pending"))
+    digest = None if running or pending else remote.config.digest(kind)
+    items = []
+    for object_id, values in remote.config.view(kind, running=running, pending=pending).items():
         if params.get("type") and values.get("type") != params["type"]:
             continue
-        item = subnet_output(object_id, values) if kind == "subnets" else dict(values)
-        item[ID_KEYS[kind]] = object_id
-        item["digest"] = digest
-        result.append(item)
-    return result
+        if only is not None and not only(values):
+            continue
+        item = {**values, ID_KEYS[kind]: object_id, "digest": digest}
+        items.append(subnet_output(object_id, item) if kind == "subnets" else item)
+    return items
 
 
-def _read_one(remote: Remote, kind: str, object_id: str, params: dict, missing: str) -> dict:
-    for item in _listing(remote, kind, params):
+def read_one(remote: Remote, kind: str, object_id: str, params: dict, missing: str) -> dict:
+    for item in listing(remote, kind, params):
         if item[ID_KEYS[kind]] == object_id:
             return item
     raise Die(missing)
 
 
-# Index, version, nodes
+def subnet_output(object_id: str, item: dict) -> dict:
+    """A subnet as the API shows it: derived keys added, `dhcp-range` always a list of objects."""
+    zone, network, mask = subnet_id_parts(object_id) or ("", "", "")
+    item["dhcp-range"] = [rules.dhcp_range_parts(text) for text in item.get("dhcp-range") or []]
+    if isinstance(item.get("pending"), dict) and isinstance(item["pending"].get("dhcp-range"), list):
+        item["pending"]["dhcp-range"] = [rules.dhcp_range_parts(text) for text in item["pending"]["dhcp-range"]]
+    item.update(id=object_id, subnet=object_id, cidr=f"{network}/{mask}", network=network, mask=mask, zone=zone)
+    return item
 
 
-@route("GET", "/version")
-async def version(remote: Remote, params: dict) -> dict:
-    if remote.pve8:
-        return {"version": "8.4.1", "release": "8.4", "repoid": "2a5fa54a8503f96d"}
-    return {"version": "9.1.2", "release": "9.1", "repoid": "9d436f37a0ac4172"}
+# Zones, controllers, ipams and dns: typed section objects with the same five calls
 
 
-@route("GET", "/nodes")
-async def nodes(remote: Remote, params: dict) -> list:
-    return [{"node": node, "status": "online", "type": "node", "id": f"node/{node}"} for node in remote.nodes]
+class TypedKind:
+    def __init__(self, kind: str, noun: str, types: dict, *, check: Optional[Callable] = None,
+                 check_delete: Optional[Callable] = None, delete_prefix: Optional[str] = None):
+        self.kind, self.noun, self.types = kind, noun, types
+        self.key = ID_KEYS[kind]
+        self.check = check or (lambda cfg, object_id, section, old: None)
+        self.check_delete = check_delete or (lambda cfg, object_id: None)
+        self.delete_prefix = delete_prefix or f"delete sdn {noun} object failed"
 
+    def missing(self, object_id: str) -> str:
+        return f"sdn '{object_id}' does not exist\n"
 
-@route("GET", "/cluster/sdn")
-async def sdn_index(remote: Remote, params: dict) -> list:
-    names = ["vnets", "zones", "controllers", "ipams", "dns"] + ([] if remote.pve8 else ["fabrics"])
-    return [{"id": name} for name in names]
+    def register(self) -> None:
+        base = f"/cluster/sdn/{self.kind}"
+        one = f"{base}/{{{self.key}}}"
+        route("GET", base)(self.index)
+        route("GET", one)(self.read)
+        route("POST", base)(self.create)
+        route("PUT", one)(self.update)
+        route("DELETE", one)(self.delete)
 
+    async def index(self, call: Call) -> list[dict]:
+        return listing(call.remote, self.kind, call.params)
 
-# The lock (§3.5)
+    async def read(self, call: Call) -> dict:
+        object_id = call.params[self.key]
+        return read_one(call.remote, self.kind, object_id, call.params, self.missing(object_id))
 
-
-@route("POST", "/cluster/sdn/lock")
-async def lock_acquire(remote: Remote, params: dict) -> str:
-    def work() -> str:
-        if not params.get("allow-pending") and remote.config.has_pending_changes():
-            raise perl_die("configuration has pending changes", "API2/Network/SDN.pm")
-        remote.config.lock = remote.new_lock_token()
-        return remote.config.lock
-    # POST /lock takes no token, so a held lock always fails the token check.
-    return await locked(remote, "could not acquire lock for SDN config", None, work)
-
-
-@route("DELETE", "/cluster/sdn/lock")
-async def lock_release(remote: Remote, params: dict) -> None:
-    if params.get("force"):
-        remote.config.lock = None  # no domain lock, no token check
-        remote.save()
-        return None
-
-    def work() -> None:
-        remote.config.lock = None
-    return await locked(remote, "could not release lock", params.get("lock-token"), work)
-
-
-@route("POST", "/cluster/sdn/rollback")
-async def rollback(remote: Remote, params: dict) -> None:
-    token = params.get("lock-token")
-
-    def work() -> None:
-        remote.config.rollback()
-        # Released only with a non-empty token and release-lock as sent: no default (§3.5).
-        if token and params.get("release-lock"):
-            remote.config.lock = None
-    return await locked(remote, "could not rollback SDN configuration", token, work)
-
-
-@route("PUT", "/cluster/sdn")
-async def apply(remote: Remote, params: dict) -> str:
-    token = params.get("lock-token")
-
-    def work() -> int:
-        new_version = remote.config.commit()
-        if token and params.get("release-lock"):
-            remote.config.lock = None
-        return new_version
-
-    new_version = await locked(remote, "could not commit SDN config", token, work)
-    return start_reload(remote, new_version, current_user.get()).upid
-
-
-def start_reload(remote: Remote, new_version: int, user: str):
-    """reloadnetworkall, and a srvreload on each node in turn (§3.5 apply phase 2)."""
-    fault, remote.faults.next_reload = remote.faults.next_reload, None
-    total = remote.task_seconds
-    step = total / max(1, len(remote.nodes))
-    lines = [f"{node}: reloading network config" for node in remote.nodes]
-    if fault == "hang":
-        return remote.tasks.start(remote.api_node, "reloadnetworkall", "", user, None, lines=lines[:1])
-    if fault == "fail":
-        return remote.tasks.start(remote.api_node, "reloadnetworkall", "", user, total,
-                                  exitstatus="cluster not ready - no quorum?")
-    main = remote.tasks.start(remote.api_node, "reloadnetworkall", "", user, total, lines=lines)
-    for index, node in enumerate(remote.nodes):
-        failing = fault == f"node:{node}"
-        remote.tasks.start(node, "srvreload", "networking", "root@pam", step, delay=index * step,
-                           exitstatus=NODE_RELOAD_FAILURE if failing else "OK", version=new_version,
-                           lines=["generating /etc/network/interfaces.d/sdn", "ifreload -a"])
-    return main
-
-
-@route("GET", "/cluster/sdn/dry-run")
-async def dry_run(remote: Remote, params: dict) -> dict:
-    pending = remote.config.has_pending_changes()
-    return {"frr-diff": None, "interfaces-diff": "--- a\n+++ b\n@@ pending SDN changes @@\n" if pending else None}
-
-
-# Zones and controllers (same shape: typed section objects)
-
-
-def _typed_routes(kind: str, options: dict, noun: str, missing: Callable[[str], str],
-                  check: Callable, check_delete: Callable) -> None:
-    key = ID_KEYS[kind]
-    base = f"/cluster/sdn/{kind}"
-
-    @route("GET", base)
-    async def index(remote: Remote, params: dict) -> list:
-        return _listing(remote, kind, params)
-
-    @route("GET", base + "/{%s}" % key)
-    async def read(remote: Remote, params: dict) -> dict:
-        return _read_one(remote, kind, params[key], params, missing(params[key]))
-
-    @route("POST", base)
-    async def create(remote: Remote, params: dict) -> None:
-        object_id = params[key]
-        section = normalise_lists({k: v for k, v in params.items() if k not in (key, "lock-token")})
-        check_type_options(options, section)  # before the lock: no prefix (§6)
+    async def create(self, call: Call) -> None:
+        remote, params = call.remote, call.params
+        object_id = params[self.key]
+        section = rules.normalise({k: v for k, v in params.items() if k not in (self.key, "lock-token")})
+        rules.check_options(self.types[section["type"]], section, create=True)  # before the lock
 
         def work() -> None:
             cfg = remote.config
-            if object_id in cfg.pending[kind]:
-                raise Die(f"sdn {noun} object ID '{object_id}' already defined\n")
-            check(cfg, object_id, section, update=False)
-            cfg.pending[kind][object_id] = section
-        return await locked(remote, f"create sdn {noun} object failed", params.get("lock-token"), work)
+            if object_id in cfg.pending[self.kind]:
+                raise Die(f"sdn {self.noun} object ID '{object_id}' already defined\n")
+            self.check(cfg, object_id, section, None)
+            self._store(cfg, object_id, section)
 
-    @route("PUT", base + "/{%s}" % key)
-    async def update(remote: Remote, params: dict) -> None:
-        object_id = params[key]
+        return await locked(remote, f"create sdn {self.noun} object failed", params.get("lock-token"), work)
 
-        def work() -> None:
-            cfg = remote.config
-            if params.get("digest") and params["digest"] != cfg.digest(kind):
-                raise Die("detected modified configuration - file changed by other user? Try again.\n")
-            if object_id not in cfg.pending[kind]:
-                raise Die(missing(object_id))
-            section = _updated(cfg.pending[kind][object_id], params, (key, "lock-token", "digest", "delete", "type"))
-            check_type_options(options, section)
-            check(cfg, object_id, section, update=True)
-            cfg.pending[kind][object_id] = section
-        return await locked(remote, f"update sdn {noun} object failed", params.get("lock-token"), work)
-
-    @route("DELETE", base + "/{%s}" % key)
-    async def delete(remote: Remote, params: dict) -> None:
-        object_id = params[key]
+    async def update(self, call: Call) -> None:
+        remote, params = call.remote, call.params
+        object_id = params[self.key]
 
         def work() -> None:
             cfg = remote.config
-            if object_id not in cfg.pending[kind]:
-                raise Die(missing(object_id))
-            check_delete(cfg, object_id)
-            del cfg.pending[kind][object_id]
-        return await locked(remote, f"delete sdn {noun} object failed", params.get("lock-token"), work)
+            if params.get("digest") and params["digest"] != cfg.digest(self.kind):
+                raise Die(DIGEST_MISMATCH)
+            old = cfg.pending[self.kind].get(object_id)
+            if old is None:
+                raise Die(self.missing(object_id))
+            options = self.types[old["type"]]
+            changes = {k: v for k, v in params.items() if k not in (self.key, *_UPDATE_CONTROL_KEYS)}
+            rules.check_options(options, changes, create=False)
+            section = rules.updated(old, changes, params.get("delete"), options)
+            self.check(cfg, object_id, section, old)
+            self._store(cfg, object_id, section)
+
+        return await locked(remote, f"update sdn {self.noun} object failed", params.get("lock-token"), work)
+
+    async def delete(self, call: Call) -> None:
+        remote, object_id = call.remote, call.params[self.key]
+
+        def work() -> None:
+            cfg = remote.config
+            if object_id not in cfg.pending[self.kind]:
+                raise Die(self.missing(object_id))
+            self.check_delete(cfg, object_id)
+            self._touch(cfg)
+            del cfg.pending[self.kind][object_id]
+
+        return await locked(remote, self.delete_prefix, call.params.get("lock-token"), work)
+
+    def _store(self, cfg: SdnConfig, object_id: str, section: dict) -> None:
+        self._touch(cfg)
+        cfg.pending[self.kind][object_id] = section
+
+    def _touch(self, cfg: SdnConfig) -> None:
+        if self.kind == "ipams":
+            cfg.implicit_pve_ipam = False  # the next write of ipams.cfg includes the built-in IPAM
 
 
-def _updated(old: dict, params: dict, skip: tuple[str, ...]) -> dict:
-    """The section after an update: new values set, `delete` keys removed (SectionConfig rules)."""
-    section = dict(old)
-    changes = normalise_lists({k: v for k, v in params.items() if k not in skip})
-    deletes = [k for k in str(params.get("delete") or "").replace(";", ",").split(",") if k.strip()]
-    for name in deletes:
-        name = name.strip()
-        if name in changes:
-            raise ParamError({"delete": f"cannot set and delete property '{name}' at the same time!"})
-        section.pop(name, None)
-    section.update(changes)
-    if "type" in params and params["type"] != old.get("type"):
-        raise ParamError({"type": "can't change type"})
-    return section
+ZONES = TypedKind("zones", "zone", rules.ZONE_TYPES,
+                  check=lambda cfg, i, s, old: rules.check_zone(cfg, i, s, old=old),
+                  check_delete=rules.check_zone_delete)
+CONTROLLERS = TypedKind("controllers", "controller", rules.CONTROLLER_TYPES,
+                        check=lambda cfg, i, s, old: rules.check_controller(cfg, i, s),
+                        check_delete=rules.check_controller_delete)
+# IPAM and DNS writes take effect at once; an IPAM delete reuses the zone text (sic, §3.2).
+IPAMS = TypedKind("ipams", "ipam", rules.IPAM_TYPES, delete_prefix="delete sdn zone object failed")
+DNS = TypedKind("dns", "dns", rules.DNS_TYPES)
+for _kind in (ZONES, CONTROLLERS, IPAMS, DNS):
+    _kind.register()
 
 
-_typed_routes("zones", ZONE_OPTIONS, "zone", lambda i: f"sdn '{i}' does not exist\n",
-              lambda cfg, i, s, update: check_zone(cfg, i, s, update=update), check_zone_delete)
-_typed_routes("controllers", CONTROLLER_OPTIONS, "controller", lambda i: f"sdn '{i}' does not exist\n",
-              lambda cfg, i, s, update: check_controller(cfg, i, s), check_controller_delete)
+@route("GET", "/cluster/sdn/ipams/{ipam}/status")
+async def ipam_status(call: Call) -> list[dict]:
+    if call.params["ipam"] != "pve":
+        raise Die("Currently only PVE IPAM is supported!\n")
+    return call.remote.ipam.status()
 
 
-# Vnets
+# Vnets (§6.2)
 
 
-def _vnet_or_die(remote: Remote, vnet_id: str) -> dict:
-    # The vnet permission helper looks the vnet up before the lock: no prefix (§6).
-    vnet = remote.config.pending["vnets"].get(vnet_id) or remote.config.running_ids("vnets").get(vnet_id)
+def existing_vnet(remote: Remote, vnet_id: str, *, running: bool = False) -> dict:
+    """The vnet lookup of the permission check, before the lock: its error has no prefix."""
+    source = remote.config.running_ids("vnets") if running else remote.config.pending["vnets"]
+    vnet = source.get(vnet_id)
     if vnet is None:
         raise Die(f"sdn vnet '{vnet_id}' does not exist\n")
     return vnet
 
 
 @route("GET", "/cluster/sdn/vnets")
-async def vnet_index(remote: Remote, params: dict) -> list:
-    return _listing(remote, "vnets", params)
+async def vnet_index(call: Call) -> list[dict]:
+    return listing(call.remote, "vnets", call.params)
 
 
 @route("GET", "/cluster/sdn/vnets/{vnet}")
-async def vnet_read(remote: Remote, params: dict) -> dict:
-    return _read_one(remote, "vnets", params["vnet"], params, f"sdn vnet '{params['vnet']}' does not exist\n")
+async def vnet_read(call: Call) -> dict:
+    vnet_id = call.params["vnet"]
+    return read_one(call.remote, "vnets", vnet_id, call.params, f"sdn vnet '{vnet_id}' does not exist\n")
 
 
 @route("POST", "/cluster/sdn/vnets")
-async def vnet_create(remote: Remote, params: dict) -> None:
+async def vnet_create(call: Call) -> None:
+    remote, params = call.remote, call.params
     vnet_id = params["vnet"]
     section = {k: v for k, v in params.items() if k not in ("vnet", "lock-token")}
     section["type"] = "vnet"
@@ -295,220 +310,178 @@ async def vnet_create(remote: Remote, params: dict) -> None:
         cfg = remote.config
         if vnet_id in cfg.pending["vnets"]:
             raise Die(f"sdn vnet object ID '{vnet_id}' already defined\n")
-        check_vnet(cfg, vnet_id, section, old=None)
+        rules.check_vnet(cfg, vnet_id, section, old=None)
         cfg.pending["vnets"][vnet_id] = section
+
     return await locked(remote, "create sdn vnet object failed", params.get("lock-token"), work)
 
 
 @route("PUT", "/cluster/sdn/vnets/{vnet}")
-async def vnet_update(remote: Remote, params: dict) -> None:
+async def vnet_update(call: Call) -> None:
+    remote, params = call.remote, call.params
     vnet_id = params["vnet"]
-    _vnet_or_die(remote, vnet_id)
+    existing_vnet(remote, vnet_id)
 
     def work() -> None:
         cfg = remote.config
         if params.get("digest") and params["digest"] != cfg.digest("vnets"):
-            raise Die("detected modified configuration - file changed by other user? Try again.\n")
+            raise Die(DIGEST_MISMATCH)
         old = cfg.pending["vnets"].get(vnet_id)
         if old is None:
             raise Die(f"sdn vnet '{vnet_id}' does not exist\n")
-        if "zone" in str(params.get("delete") or ""):
+        if "zone" in rules.split_list(params.get("delete") or ""):
             raise ParamError({"zone": "cannot delete zone"})
-        section = _updated(old, params, ("vnet", "lock-token", "digest", "delete"))
-        check_vnet(cfg, vnet_id, section, old=old)
+        changes = {k: v for k, v in params.items() if k not in ("vnet", *_UPDATE_CONTROL_KEYS)}
+        section = rules.updated(old, changes, params.get("delete"), rules.VNET_OPTIONS)
+        rules.check_vnet(cfg, vnet_id, section, old=old)
         cfg.pending["vnets"][vnet_id] = section
+
     return await locked(remote, "update sdn vnet object failed", params.get("lock-token"), work)
 
 
 @route("DELETE", "/cluster/sdn/vnets/{vnet}")
-async def vnet_delete(remote: Remote, params: dict) -> None:
-    vnet_id = params["vnet"]
-    _vnet_or_die(remote, vnet_id)
+async def vnet_delete(call: Call) -> None:
+    remote, vnet_id = call.remote, call.params["vnet"]
+    existing_vnet(remote, vnet_id)
 
     def work() -> None:
         cfg = remote.config
         if vnet_id not in cfg.pending["vnets"]:
             raise Die(f"sdn vnet '{vnet_id}' does not exist\n")
-        check_vnet_delete(cfg, vnet_id)
+        rules.check_vnet_delete(cfg, vnet_id)
         del cfg.pending["vnets"][vnet_id]
-    return await locked(remote, "delete sdn vnet object failed", params.get("lock-token"), work)
+
+    return await locked(remote, "delete sdn vnet object failed", call.params.get("lock-token"), work)
 
 
-# Subnets
+# Subnets (§6.3)
 
 
-def _subnets_of(remote: Remote, vnet_id: str, params: dict) -> dict:
-    views = remote.config.view("subnets", running=bool(params.get("running")), pending=bool(params.get("pending")))
-    return {sid: v for sid, v in views.items() if (v.get("vnet") or (v.get("pending") or {}).get("vnet")) == vnet_id}
+def _subnet_ref(zone_id: str, ref: str) -> str:
+    """A `{subnet}` value (stored ID or CIDR) as the stored ID."""
+    return rules.subnet_id(zone_id, ref) if "/" in ref else ref
+
+
+def _of_vnet(vnet_id: str) -> Callable[[dict], bool]:
+    return lambda values: values.get("vnet") == vnet_id
 
 
 @route("GET", "/cluster/sdn/vnets/{vnet}/subnets")
-async def subnet_index(remote: Remote, params: dict) -> list:
-    _vnet_or_die(remote, params["vnet"])
-    return _listing(remote, "subnets", params, _subnets_of(remote, params["vnet"], params))
-
-
-def _subnet_id(remote: Remote, params: dict) -> str:
-    vnet = _vnet_or_die(remote, params["vnet"])
-    return parse_subnet_ref(params["subnet"], vnet.get("zone", ""))
+async def subnet_index(call: Call) -> list[dict]:
+    vnet_id = call.params["vnet"]
+    existing_vnet(call.remote, vnet_id, running=perl_true(call.params.get("running")))
+    return listing(call.remote, "subnets", call.params, only=_of_vnet(vnet_id))
 
 
 @route("GET", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
-async def subnet_read(remote: Remote, params: dict) -> dict:
-    subnet_id = _subnet_id(remote, params)
-    every = remote.config.view("subnets", running=bool(params.get("running")), pending=bool(params.get("pending")))
-    if subnet_id not in every:
-        raise Die(f"sdn subnet '{subnet_id}' does not exist\n")
-    values = every[subnet_id]
-    if (values.get("vnet") or (values.get("pending") or {}).get("vnet")) != params["vnet"]:
+async def subnet_read(call: Call) -> dict:
+    remote, params = call.remote, call.params
+    vnet = existing_vnet(remote, params["vnet"], running=perl_true(params.get("running")))
+    object_id = _subnet_ref(vnet.get("zone") or "", params["subnet"])
+    item = read_one(remote, "subnets", object_id, params, f"sdn subnet '{object_id}' does not exist\n")
+    if item.get("vnet") != params["vnet"]:
         raise ParamError({"vnet": "wrong vnet"})
-    return _listing(remote, "subnets", params, {subnet_id: values})[0]
+    return item
 
 
 @route("POST", "/cluster/sdn/vnets/{vnet}/subnets")
-async def subnet_create(remote: Remote, params: dict) -> None:
-    vnet = _vnet_or_die(remote, params["vnet"])
-    subnet_id = subnet_key(vnet.get("zone", ""), params["subnet"])
+async def subnet_create(call: Call) -> None:
+    remote, params = call.remote, call.params
+    vnet_id = params["vnet"]
+    zone_id = existing_vnet(remote, vnet_id).get("zone") or ""
+    ref = params["subnet"]
+    if "/" not in ref:
+        parts = subnet_id_parts(ref)
+        ref = f"{parts[1]}/{parts[2]}" if parts else ref
+    object_id = rules.subnet_id(zone_id, ref)
     section = {k: v for k, v in params.items() if k not in ("subnet", "lock-token")}
-    section["type"] = "subnet"
+    section.update(type="subnet", vnet=vnet_id)
 
     def work() -> None:
         cfg = remote.config
-        if subnet_id in cfg.pending["subnets"]:
-            raise Die(f"sdn subnet object ID '{subnet_id}' already defined\n")
-        check_subnet(cfg, subnet_id, section)
-        cfg.pending["subnets"][subnet_id] = section
+        if object_id in cfg.pending["subnets"]:
+            raise Die(f"sdn subnet object ID '{object_id}' already defined\n")
+        rules.check_subnet(cfg, object_id, section)
+        cfg.pending["subnets"][object_id] = section
+        _register_in_ipam(remote, object_id, section)
+
     return await locked(remote, "create sdn subnet object failed", params.get("lock-token"), work)
 
 
 @route("PUT", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
-async def subnet_update(remote: Remote, params: dict) -> None:
-    subnet_id = _subnet_id(remote, params)
+async def subnet_update(call: Call) -> None:
+    remote, params = call.remote, call.params
+    zone_id = existing_vnet(remote, params["vnet"]).get("zone") or ""
+    object_id = _subnet_ref(zone_id, params["subnet"])
 
     def work() -> None:
         cfg = remote.config
         if params.get("digest") and params["digest"] != cfg.digest("subnets"):
-            raise Die("detected modified configuration - file changed by other user? Try again.\n")
-        old = cfg.pending["subnets"].get(subnet_id)
+            raise Die(DIGEST_MISMATCH)
+        old = cfg.pending["subnets"].get(object_id)
         if old is None:
-            raise Die(f"sdn subnet '{subnet_id}' does not exist\n")
-        section = _updated(old, params, ("vnet", "subnet", "lock-token", "digest", "delete"))
-        check_subnet(cfg, subnet_id, section)
-        cfg.pending["subnets"][subnet_id] = section
+            raise Die(f"sdn subnet '{object_id}' does not exist\n")
+        changes = {k: v for k, v in params.items() if k not in ("subnet", "vnet", *_UPDATE_CONTROL_KEYS)}
+        section = rules.updated(old, changes, params.get("delete"), rules.SUBNET_OPTIONS)
+        rules.check_subnet(cfg, object_id, section)
+        cfg.pending["subnets"][object_id] = section
+        _register_in_ipam(remote, object_id, section)
+
     return await locked(remote, "update sdn subnet object failed", params.get("lock-token"), work)
 
 
 @route("DELETE", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
-async def subnet_delete(remote: Remote, params: dict) -> None:
-    subnet_id = _subnet_id(remote, params)
+async def subnet_delete(call: Call) -> None:
+    remote, params = call.remote, call.params
+    zone_id = existing_vnet(remote, params["vnet"]).get("zone") or ""
+    object_id = _subnet_ref(zone_id, params["subnet"])
 
     def work() -> None:
-        # Unknown subnet IDs are a no-op without an IPAM (§6).
-        remote.config.pending["subnets"].pop(subnet_id, None)
+        # An unknown subnet is no error: the delete is a no-op (§6 "Exception").
+        section = remote.config.pending["subnets"].pop(object_id, None)
+        if section is not None and _ipam_of(remote, object_id):
+            remote.ipam.remove_subnet(*_zone_and_cidr(object_id))
+
     return await locked(remote, "delete sdn subnet object failed", params.get("lock-token"), work)
 
 
-# IPAMs and DNS: enough for zones to refer to them; they take effect at once (§6.5)
+def _zone_and_cidr(object_id: str) -> tuple[str, str]:
+    zone, network, mask = subnet_id_parts(object_id) or ("", "", "")
+    return zone, f"{network}/{mask}"
 
 
-for _kind in ("ipams", "dns"):
-    def _make(kind: str) -> None:
-        key = ID_KEYS[kind]
-
-        @route("GET", f"/cluster/sdn/{kind}")
-        async def index(remote: Remote, params: dict) -> list:
-            return [{key: i, **v} for i, v in sorted(remote.config.pending[kind].items())
-                    if not params.get("type") or v.get("type") == params["type"]]
-
-        @route("POST", f"/cluster/sdn/{kind}")
-        async def create(remote: Remote, params: dict) -> None:
-            object_id = params[key]
-
-            def work() -> None:
-                if object_id in remote.config.pending[kind]:
-                    raise Die(f"sdn {key} object ID '{object_id}' already defined\n")
-                remote.config.pending[kind][object_id] = {k: v for k, v in params.items()
-                                                          if k not in (key, "lock-token")}
-            return await locked(remote, f"create sdn {key} object failed", params.get("lock-token"), work)
-    _make(_kind)
+def _ipam_of(remote: Remote, object_id: str) -> bool:
+    """Whether the subnet's zone uses the built-in pve IPAM (the one the emulator keeps)."""
+    zone = remote.config.pending["zones"].get(_zone_and_cidr(object_id)[0], {})
+    ipam = remote.config.pending["ipams"].get(zone.get("ipam") or "", {})
+    return ipam.get("type") == "pve"
 
 
-# Tasks (§8.2)
+def _register_in_ipam(remote: Remote, object_id: str, section: dict[str, Any]) -> None:
+    """The immediate IPAM side effect of subnet writes, outside the pending model."""
+    if _ipam_of(remote, object_id):
+        zone, cidr = _zone_and_cidr(object_id)
+        remote.ipam.add_subnet(zone, cidr, section["vnet"], section.get("gateway"))
 
 
-def _task_or_400(remote: Remote, params: dict):
-    upid = params["upid"]
-    if not upid.startswith("UPID:") or len(upid.split(":")) < 9:
-        raise ParamError({"upid": "unable to parse worker upid"})
-    task = remote.tasks.find(params["node"], upid)
-    if task is None:
-        raise ParamError({"upid": "no such task"})
-    return task
+# Fabrics (PVE 9): listed, always empty; writes are not emulated
 
 
-@route("GET", "/nodes/{node}/tasks/{upid}/status")
-async def task_status(remote: Remote, params: dict) -> dict:
-    return _task_or_400(remote, params).status(time.monotonic())
+@route("GET", "/cluster/sdn/fabrics", pve9_only=True)
+async def fabrics_index(call: Call) -> list[dict]:
+    return [{"subdir": "fabric"}, {"subdir": "node"}, {"subdir": "all"}]
 
 
-@route("GET", "/nodes/{node}/tasks/{upid}/log")
-async def task_log(remote: Remote, params: dict) -> tuple[list, int]:
-    lines = _task_or_400(remote, params).log(time.monotonic())
-    start, limit = int(params.get("start") or 0), int(params.get("limit") or 50)
-    return [{"n": n + 1, "t": text} for n, text in enumerate(lines)][start:start + limit], len(lines)
+@route("GET", "/cluster/sdn/fabrics/fabric", pve9_only=True)
+async def fabrics_list(call: Call) -> list:
+    return []
 
 
-@route("GET", "/nodes/{node}/tasks")
-async def task_list(remote: Remote, params: dict) -> list:
-    now = time.monotonic()
-    source = params.get("source") or "archive"
-    items = []
-    for task in sorted(remote.tasks.for_node(params["node"]), key=lambda t: t.starttime, reverse=True):
-        running = not task.stopped(now)
-        if (source == "archive" and running) or (source == "active" and not running):
-            continue
-        if params.get("typefilter") and task.type != params["typefilter"]:
-            continue
-        if params.get("since") is not None and task.starttime < int(params["since"]):
-            continue
-        if params.get("until") is not None and task.starttime > int(params["until"]):
-            continue
-        if params.get("userfilter") and params["userfilter"] not in task.user:
-            continue
-        if params.get("errors") and (running or task.exitstatus == "OK"):
-            continue
-        items.append(task.list_item(now))
-    start, limit = int(params.get("start") or 0), int(params.get("limit") or 50)
-    return items[start:start + limit]
+@route("GET", "/cluster/sdn/fabrics/node", pve9_only=True)
+async def fabric_nodes_list(call: Call) -> list:
+    return []
 
 
-# Per-node SDN status (§8.3)
-
-
-@route("GET", "/nodes/{node}/sdn/zones")
-async def node_zones(remote: Remote, params: dict) -> list:
-    node = params["node"]
-    running_version = remote.config.version
-    if not running_version:
-        return []
-    node_version = remote.tasks.node_version(node)
-    status = "available" if node_version >= running_version else "pending"
-    result = []
-    for zone_id, zone in sorted(remote.config.running_ids("zones").items()):
-        nodes = [n for n in str(zone.get("nodes") or "").split(",") if n]
-        if nodes and node not in nodes:
-            continue
-        result.append({"zone": zone_id, "status": status})
-    return result
-
-
-@route("GET", "/nodes/{node}/sdn/zones/{zone}/content")
-async def node_zone_content(remote: Remote, params: dict) -> list:
-    zones = {z["zone"]: z["status"] for z in await node_zones(remote, params)}
-    status = zones.get(params["zone"], "pending")
-    return [{"vnet": vnet_id, "status": status} for vnet_id, vnet in sorted(remote.config.running_ids("vnets").items())
-            if vnet.get("zone") == params["zone"]]
-
-
-# What a PVE 8 remote does not have (§1): the lock endpoints, and `lock-token` anywhere.
-PVE8_MISSING = {("POST", "/cluster/sdn/lock"), ("DELETE", "/cluster/sdn/lock"), ("POST", "/cluster/sdn/rollback")}
+@route("GET", "/cluster/sdn/fabrics/all", pve9_only=True)
+async def fabrics_all(call: Call) -> dict:
+    return {"fabrics": [], "nodes": []}

@@ -1,64 +1,48 @@
-"""One cluster's SDN configuration: the pending files, the running config, the lock.
+"""One cluster's SDN configuration in pve-network's pending/running model.
 
-Mirrors pve-network's model (pve-sdn-api.md §5): writes edit the pending section-config files;
-apply compiles them into `.running-config` (version + 1); rollback copies running back over
-pending; the pending view merges both per object. Digests are SHA-1 of the rendered file text,
-so an identical rewrite keeps its digest.
+Writes edit the pending section config files (zones.cfg, vnets.cfg, subnets.cfg,
+controllers.cfg, ipams.cfg, dns.cfg). Apply compiles zones, vnets, subnets and controllers into
+`.running-config` with the version raised by one; rollback writes the running objects back over
+the pending files; `pending=1` merges both per object (pve-sdn-api.md §5, pve-sdn-objects.md
+§1.8). IPAMs and DNS servers have no running copy: they take effect when written (§5.1).
 """
 from __future__ import annotations
 
 import copy
-import hashlib
 from typing import Any, Optional
 
-# The kinds in the pending/running model; ipams and dns take effect at once (§5.1).
+from pvefleet_emulator import section_config
+
+# The kinds in the pending/running model, and every kind with a file.
 MODEL_KINDS = ("zones", "vnets", "subnets", "controllers")
-ALL_KINDS = MODEL_KINDS + ("ipams", "dns")
+FILE_KINDS = MODEL_KINDS + ("ipams", "dns")
 ID_KEYS = {"zones": "zone", "vnets": "vnet", "subnets": "subnet", "controllers": "controller",
            "ipams": "ipam", "dns": "dns"}
-# Lists compared as sorted comma lists in the pending view (§1.8).
+# Node lists are kept as sorted comma lists in the files; `.running-config` holds them as maps.
+NODE_LIST_KEYS = ("nodes", "exitnodes")
+# Keys compared as sorted lists in the pending view, so a reordered list is no change (§1.8).
 LIST_KEYS = ("nodes", "exitnodes", "dhcp-range", "interfaces")
 
 
-def render_section(kind: str, sections: dict[str, dict]) -> str:
-    """The section-config text PVE would write for a file."""
-    lines: list[str] = []
-    for object_id in sorted(sections):
-        values = sections[object_id]
-        lines.append(f"{values.get('type', kind.rstrip('s'))}: {object_id}")
-        for key in sorted(values):
-            if key == "type":
-                continue
-            value = values[key]
-            for item in value if isinstance(value, list) else [value]:
-                lines.append(f"\t{key} {item}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def digest_of(kind: str, sections: dict[str, dict]) -> str:
-    return hashlib.sha1(render_section(kind, sections).encode()).hexdigest()
-
-
-def encode_value(key: str, value: Any) -> Any:
-    if key in LIST_KEYS:
+def comparable(key: str, value: Any) -> Any:
+    """A value as the pending view compares it: lists as sorted comma lists."""
+    if key in LIST_KEYS and value is not None:
         items = value if isinstance(value, list) else str(value).split(",")
-        return ",".join(sorted(str(item) for item in items if str(item) != ""))
+        return ",".join(sorted(str(item) for item in items if str(item)))
     return value
 
 
 class SdnConfig:
-    def __init__(self, data: Optional[dict] = None):
-        data = data or {}
-        stored = data.get("pending", {})
-        self.pending: dict[str, dict[str, dict]] = {kind: dict(stored.get(kind, {})) for kind in ALL_KINDS}
-        self.running: Optional[dict] = data.get("running")
-        self.lock: Optional[str] = data.get("lock")
-        if "pve" not in self.pending["ipams"]:
-            self.pending["ipams"]["pve"] = {"type": "pve"}  # PVE ships the built-in IPAM
-
-    def to_dict(self) -> dict:
-        return {"pending": self.pending, "running": self.running, "lock": self.lock}
+    def __init__(self, pending: Optional[dict[str, dict]] = None, running: Optional[dict] = None,
+                 lock: Optional[str] = None):
+        pending = pending or {}
+        self.pending: dict[str, dict[str, dict]] = {kind: dict(pending.get(kind) or {}) for kind in FILE_KINDS}
+        self.running: Optional[dict] = running
+        self.lock: Optional[str] = lock
+        # PVE always offers its built-in IPAM; it reaches ipams.cfg with the next IPAM write.
+        self.implicit_pve_ipam = "pve" not in self.pending["ipams"]
+        if self.implicit_pve_ipam:
+            self.pending["ipams"] = {"pve": {"type": "pve"}, **self.pending["ipams"]}
 
     @property
     def version(self) -> int:
@@ -67,56 +51,96 @@ class SdnConfig:
     def running_ids(self, kind: str) -> dict[str, dict]:
         return ((self.running or {}).get(kind) or {}).get("ids") or {}
 
-    def digest(self, kind: str) -> str:
-        return digest_of(kind, self.pending[kind])
+    def file_text(self, kind: str) -> str:
+        sections = self.pending[kind]
+        if kind == "ipams" and self.implicit_pve_ipam:
+            sections = {k: v for k, v in sections.items() if k != "pve"}
+        return section_config.render(sections)
 
-    # The three views of GET (pve-sdn-objects.md §1.8)
+    def digest(self, kind: str) -> str:
+        return section_config.digest(self.file_text(kind))
+
+    # The three views of a GET (§1.8)
 
     def view(self, kind: str, *, running: bool = False, pending: bool = False) -> dict[str, dict]:
-        """ID -> item as GET shows it (without the ID key and digest)."""
-        if running:
-            return {i: _out(v) for i, v in self.running_ids(kind).items()}
-        if not pending:
-            return {i: _out(v) for i, v in self.pending[kind].items()}
+        """ID -> object as a GET shows it, before the handler adds the ID key and digest."""
+        if pending:
+            return self._merged(kind)
+        source = self.running_ids(kind) if running else self.pending[kind]
+        return {object_id: copy.deepcopy(values) for object_id, values in sorted(source.items())}
+
+    def _merged(self, kind: str) -> dict[str, dict]:
+        before_all, after_all = self.running_ids(kind), self.pending[kind]
         merged: dict[str, dict] = {}
-        run, pend = self.running_ids(kind), self.pending[kind]
-        for object_id in sorted(set(run) | set(pend)):
-            if object_id not in run:
-                item = {"type": pend[object_id].get("type"), "state": "new",
-                        "pending": {k: encode_value(k, v) for k, v in pend[object_id].items() if k != "type"}}
+        for object_id in sorted(set(before_all) | set(after_all)):
+            before, after = before_all.get(object_id), after_all.get(object_id)
+            if before is None:
+                assert after is not None
+                top = {"type": after.get("type")}
                 if kind == "subnets":
-                    item["vnet"] = pend[object_id].get("vnet")
-                merged[object_id] = item
-            elif object_id not in pend:
-                merged[object_id] = {**_out(run[object_id]), "state": "deleted", "pending": {}}
+                    top["vnet"] = after.get("vnet")
+                rest = {k: copy.deepcopy(v) for k, v in after.items() if k not in top}
+                merged[object_id] = {**top, "state": "new", "pending": rest}
+            elif after is None:
+                merged[object_id] = {**copy.deepcopy(before), "state": "deleted", "pending": {}}
             else:
-                before, after = run[object_id], pend[object_id]
-                changes = {k: encode_value(k, v) for k, v in after.items()
-                           if encode_value(k, before.get(k)) != encode_value(k, v)}
+                changes: dict[str, Any] = {k: copy.deepcopy(v) for k, v in after.items()
+                                           if comparable(k, before.get(k)) != comparable(k, v)}
                 changes.update({k: "deleted" for k in before if k not in after})
-                item = _out(before)
+                item = copy.deepcopy(before)
                 if changes:
                     item.update(state="changed", pending=changes)
                 merged[object_id] = item
         return merged
 
     def has_pending_changes(self) -> bool:
-        return any("pending" in item for kind in MODEL_KINDS for item in self.view(kind, pending=True).values())
+        """Whether any zone, vnet, subnet or controller is new, changed or deleted (§5.2)."""
+        return any("pending" in item for kind in MODEL_KINDS for item in self._merged(kind).values())
 
     # Apply and rollback (§3.5)
 
     def commit(self) -> int:
+        """Pending becomes running, with the version one higher (1 the first time)."""
         version = self.version + 1
-        running = {"version": version}
+        running: dict[str, Any] = {"version": version}
         for kind in MODEL_KINDS:
             running[kind] = {"ids": copy.deepcopy(self.pending[kind])}
+        running["fabrics"] = {"ids": {}}
         self.running = running
         return version
 
     def rollback(self) -> None:
+        """Pending := running for the model kinds; without a running config that empties them."""
         for kind in MODEL_KINDS:
-            self.pending[kind] = copy.deepcopy(self.running_ids(kind))
+            self.pending[kind] = copy.deepcopy(dict(sorted(self.running_ids(kind).items())))
 
+    def uses_frr(self) -> bool:
+        """Whether the running config needs FRR: it has controllers (or fabrics) (§3.5 step 2)."""
+        return bool(self.running_ids("controllers") or self.running_ids("fabrics"))
 
-def _out(values: dict) -> dict:
-    return {k: encode_value(k, v) for k, v in values.items()}
+    # `.running-config` as PVE writes it: node lists as {node: 1} maps
+
+    def running_document(self) -> Optional[dict]:
+        if self.running is None:
+            return None
+        document = copy.deepcopy(self.running)
+        for kind, section in document.items():
+            if isinstance(section, dict):
+                for values in (section.get("ids") or {}).values():
+                    for key in NODE_LIST_KEYS:
+                        if isinstance(values.get(key), str):
+                            values[key] = {node: 1 for node in values[key].split(",") if node}
+        return document
+
+    @staticmethod
+    def running_from_document(document: Optional[dict]) -> Optional[dict]:
+        if document is None:
+            return None
+        running = copy.deepcopy(document)
+        for section in running.values():
+            if isinstance(section, dict):
+                for values in (section.get("ids") or {}).values():
+                    for key in NODE_LIST_KEYS:
+                        if isinstance(values.get(key), dict):
+                            values[key] = ",".join(sorted(values[key]))
+        return running

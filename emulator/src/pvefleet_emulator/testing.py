@@ -13,7 +13,7 @@ from typing import Optional
 
 import yaml
 
-from pvefleet_emulator.control_client import EmulatorControl
+from pvefleet_emulator.control import EmulatorControl
 
 
 @dataclass

@@ -1,0 +1,75 @@
+"""The table of API endpoints: method, path template (as in PVE's schema), handler.
+
+A handler gets a `Call` and returns the answer's `data`, or `WithTotal(data, total)` for the
+answers that also carry a top-level `total` (§2.4).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, Optional
+
+if TYPE_CHECKING:
+    from pvefleet_emulator.remote import Remote
+
+
+@dataclass
+class Call:
+    remote: Remote
+    method: str
+    template: str
+    params: dict[str, Any]  # validated, path parameters included
+    user: str  # the authenticated user, for a token the full token id
+    now: float
+
+
+class WithTotal(NamedTuple):
+    data: Any
+    total: int
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass
+class Route:
+    method: str
+    template: str
+    handler: Handler
+    needs_auth: bool = True  # False: the login, which works without credentials
+    pve9_only: bool = False  # not on a PVE 8 node: 501 there
+
+    @property
+    def segments(self) -> list[str]:
+        return self.template.strip("/").split("/") if self.template != "/" else []
+
+
+ROUTES: list[Route] = []
+
+
+def route(method: str, template: str, *, needs_auth: bool = True, pve9_only: bool = False):
+    def register(handler: Handler) -> Handler:
+        ROUTES.append(Route(method, template, handler, needs_auth, pve9_only))
+        return handler
+    return register
+
+
+def match(method: str, path: str) -> Optional[tuple[Route, dict[str, str]]]:
+    """The route for METHOD path (already unescaped), with the path parameters."""
+    parts = path.strip("/").split("/") if path.strip("/") else []
+    for candidate in ROUTES:
+        if candidate.method != method:
+            continue
+        segments = candidate.segments
+        if len(segments) != len(parts):
+            continue
+        values: dict[str, str] = {}
+        for segment, part in zip(segments, parts):
+            if segment.startswith("{") and segment.endswith("}"):
+                if not part:
+                    break
+                values[segment[1:-1]] = part
+            elif segment != part:
+                break
+        else:
+            return candidate, values
+    return None
