@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: venv demo test lint sanity clean
+.PHONY: venv demo test lint sanity docs-lint clean
 
 venv: $(STAMP) $(COLLECTIONS)/ansible_collections/pvefleet/sdn
 
@@ -26,12 +26,21 @@ demo: venv
 	$(BIN)/python demo/run_demo.py
 
 # ansible-lint and ansible-test sanity first, then every pytest suite (unit, emulator, integration).
-test: lint sanity
+test: lint sanity docs-lint
 	$(BIN)/python -m pytest
 
 lint: venv
 	cd $(CURDIR) && $(BIN)/ansible-lint --offline roles playbooks demo
 	rm -rf $(CURDIR)/.ansible
+
+# Plugin and role docs as the Ansible docsite renders them (markup, references, RST), and the
+# changelog fragments (every change adds one: CONTRIBUTING.md).
+docs-lint: venv
+	cd $(CURDIR) && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs \
+		--validate-collection-refs=all --disallow-unknown-collection-refs $(CURDIR)
+	cd $(CURDIR) && $(BIN)/antsibull-changelog lint
+	cd $(CURDIR) && test ! -f changelogs/changelog.yaml || \
+		$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 clean:
 	rm -rf $(VENV) .build

@@ -140,9 +140,11 @@ EXAMPLES = r"""
         concurrency: 100
       register: fleet
 
+    # The task runs once for the play: its result is registered on the first host only.
     - name: Show the summary table
       ansible.builtin.debug:
         var: fleet.summary
+      run_once: true
 
 - name: Remove the vnet everywhere
   pvefleet.sdn.sdn_transaction:
