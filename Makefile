@@ -30,7 +30,7 @@ test: lint sanity docs-lint
 	$(BIN)/python -m pytest
 
 lint: venv
-	cd $(CURDIR) && $(BIN)/ansible-lint --offline roles playbooks demo
+	cd $(CURDIR) && $(BIN)/ansible-lint --offline roles playbooks demo docs/examples
 	rm -rf $(CURDIR)/.ansible
 
 # Plugin and role docs as the Ansible docsite renders them (markup, references, RST), and the
