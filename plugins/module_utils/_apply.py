@@ -42,15 +42,18 @@ async def _pending_subnets(client, vnet: str) -> list[str]:
             if item.get("state")]
 
 
-async def apply_and_wait(client, token: str | None, *, timeout: float, check_nodes: bool = True) -> dict:
+async def apply_and_wait(client, token: str | None, *, timeout: float, check_nodes: bool = True,
+                         nodes: list[str] | None = None, follower: TaskFollower | None = None) -> dict:
     """Apply (releasing the lock when a token is given) and wait for the reload task and, with
-    check_nodes, for every node's zones to leave `pending`. Returns a per-remote report (a task
-    that fails or does not finish in time is in it); raises only when a request failed, and
-    before the commit only when the apply request itself failed (then PVE kept the lock)."""
+    check_nodes, for every node's zones to leave `pending` (`nodes`: the cluster's node names,
+    if already known). Returns a per-remote report (a task that fails or does not finish in time
+    is in it); raises only when a request failed, and before the commit only when the apply
+    request itself failed (then PVE kept the lock)."""
     started = time.monotonic()
+    follower = follower or TaskFollower(client)
     upid = await LockSession(client).apply(token, release=True)
     try:
-        task = await TaskFollower(client).wait(upid, timeout=timeout)
+        task = await follower.wait(upid, timeout=timeout)
     except TaskTimeout as exc:
         # Committed, and maybe still reloading: a report, not a rollback.
         return {"upid": str(upid), "node": upid.node, "exitstatus": "", "ok": False, "error": str(exc),
@@ -61,10 +64,10 @@ async def apply_and_wait(client, token: str | None, *, timeout: float, check_nod
         report.update(error=f"reload task {task.exitstatus}", log_tail=task.log_tail)
     if check_nodes and task.ok:
         remaining = max(1.0, timeout - (time.monotonic() - started))
-        nodes = await TaskFollower(client).wait_nodes_applied(
-            await _node_names(client), timeout=remaining, since=upid.starttime)
-        report["nodes"] = nodes
-        failed = {node: status for node, status in sorted(nodes.items()) if status != "ok"}
+        statuses = await follower.wait_nodes_applied(
+            nodes or await node_names(client), timeout=remaining, since=upid.starttime)
+        report["nodes"] = statuses
+        failed = {node: status for node, status in sorted(statuses.items()) if status != "ok"}
         if failed:
             report.update(ok=False, error="reload failed on node(s) " + ", ".join(
                 f"{node} ({status})" for node, status in failed.items()))
@@ -72,5 +75,5 @@ async def apply_and_wait(client, token: str | None, *, timeout: float, check_nod
     return report
 
 
-async def _node_names(client) -> list[str]:
+async def node_names(client) -> list[str]:
     return sorted(item["node"] for item in await client.get("/nodes") or [])

@@ -2,6 +2,7 @@
 """The SDN lock of one remote (pve-sdn-api.md §3): take, release, roll back, apply, probe."""
 from __future__ import annotations
 
+import asyncio
 from typing import Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
@@ -75,12 +76,15 @@ class LockSession:
         """Whether the lock is held, and with this token, changing nothing.
 
         PVE accepts any token while no lock is held, so a write alone cannot tell; hence the
-        probe first. Then a zone update carrying the token: PVE checks the token first inside its
+        probe. Then a zone update carrying the token: PVE checks the token first inside its
         domain lock, then the digest (which cannot match) or the zone's existence, so any error
-        but the token error means the token was accepted, and nothing was written.
+        but the token error means the token was accepted, and nothing was written. Neither
+        call changes anything, so both go at once: one round trip.
         """
-        if not await self.probe():
-            return False
+        held, token_accepted = await asyncio.gather(self.probe(), self._accepts(token))
+        return held and token_accepted
+
+    async def _accepts(self, token: str) -> bool:
         try:
             await self.client.put(f"/cluster/sdn/zones/{PROBE_ZONE}",
                                   data={"lock-token": token, "digest": IMPOSSIBLE_DIGEST})

@@ -18,8 +18,8 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
     apply,
     complete_from_current,
     plan,
-    read,
 )
+from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import LiveReader
 
 
 # Kinds whose `type` picks the model: a create must name it (an update takes it from the remote).
@@ -27,30 +27,39 @@ _TYPED = frozenset({"zone", "controller"})
 
 
 async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *, state: str,
-                          purge: bool, lock_token: Optional[str], check_mode: bool) -> dict:
+                          purge: bool, lock_token: Optional[str], check_mode: bool, reader=None) -> dict:
+    """`reader` reads the remote's objects (_snapshot.py); by default, live, one GET each."""
     kind = KINDS[kind_name]
+    reader = reader or LiveReader(client)
     given = {name: value for name, value in options.items() if value is not None}
     if kind is SUBNET:
-        return await _run_subnet(client, given, state=state, purge=purge, lock_token=lock_token,
+        return await _run_subnet(client, reader, given, state=state, purge=purge, lock_token=lock_token,
                                  check_mode=check_mode)
     if state == "present":
         check_offline(kind, given)
     object_id = given[kind.name]
-    current = await read(client, kind, object_id)
+    current = await reader.read(kind, object_id)
     if state == "absent":
-        return await apply(client, plan(kind, None, current, object_id=object_id), lock_token, check_mode)
+        return await _apply(client, reader, plan(kind, None, current, object_id=object_id), lock_token, check_mode)
     if current is None and kind.name in _TYPED and "type" not in given:
         raise InvalidInput({"type": f"required to create {kind.describe(object_id)}"})
     given = complete_from_current(given, current)
     desired = kind.parse(given)
     referenced = None
     if kind.referenced and given.get(kind.referenced):
-        found = await read(client, KINDS[kind.referenced], given[kind.referenced])
+        found = await reader.read(KINDS[kind.referenced], given[kind.referenced])
         if found is None:
             return _missing_reference(kind, given, current, check_mode)
         referenced = found.model
-    return await apply(client, plan(kind, desired, current, purge=purge, referenced=referenced),
-                       lock_token, check_mode)
+    return await _apply(client, reader, plan(kind, desired, current, purge=purge, referenced=referenced),
+                        lock_token, check_mode)
+
+
+async def _apply(client, reader, the_plan, lock_token: Optional[str], check_mode: bool) -> dict:
+    result = await apply(client, the_plan, lock_token, check_mode)
+    if the_plan.changed and not check_mode:
+        reader.wrote(the_plan.kind, str(the_plan.object_id), the_plan.parent)
+    return result
 
 
 def check_offline(kind: ResourceKind, given: Mapping[str, Any]) -> None:
@@ -64,21 +73,21 @@ def check_offline(kind: ResourceKind, given: Mapping[str, Any]) -> None:
             raise InvalidInput(errors) from None
 
 
-async def _run_subnet(client, given: dict, *, state: str, purge: bool, lock_token: Optional[str],
+async def _run_subnet(client, reader, given: dict, *, state: str, purge: bool, lock_token: Optional[str],
                       check_mode: bool) -> dict:
     # A subnet's PVE ID starts with its vnet's zone, so the vnet is read first.
     if state == "present":
         check_offline(SUBNET, given)
-    vnet = await read(client, VNET, given["vnet"])
+    vnet = await reader.read(VNET, given["vnet"])
     if vnet is None:
         if state == "absent":
             return plan(SUBNET, None, None, object_id=given["subnet"], parent=given["vnet"]).result()
         return _missing_reference(SUBNET, given, None, check_mode)
     desired = SUBNET.parse(given, zone=vnet.model.zone)
-    current = await read(client, SUBNET, desired.object_id, given["vnet"])
+    current = await reader.read(SUBNET, desired.object_id, given["vnet"])
     the_plan = (plan(SUBNET, None, current, object_id=desired.object_id, parent=given["vnet"])
                 if state == "absent" else plan(SUBNET, desired, current, purge=purge, referenced=vnet.model))
-    return await apply(client, the_plan, lock_token, check_mode)
+    return await _apply(client, reader, the_plan, lock_token, check_mode)
 
 
 def _missing_reference(kind: ResourceKind, given: Mapping[str, Any], current, check_mode: bool) -> dict:

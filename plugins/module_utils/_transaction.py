@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, node_names, pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
@@ -31,10 +31,16 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
+from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Snapshot, snapshot_scope
+from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower
 from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import FORCE_RELEASE_HINT, rollback_and_release
 
 # How long a journal update may wait to be written (see _flush_every).
 JOURNAL_FLUSH_SECONDS = 0.2
+# Reload-task polling of a fleet: the controller's budget of status requests a second, and the
+# longest a remote waits between two polls whatever the fleet's size (see _follower).
+POLLS_PER_SECOND = 2000
+MAX_POLL_INTERVAL = 1.0
 # Changes are made in this order, removals in the reverse one, so references always resolve.
 KIND_ORDER = ("controller", "zone", "vnet", "subnet")
 
@@ -67,6 +73,7 @@ class Remote:
     apply: Optional[dict] = None
     unwind: Optional[dict] = None
     pending: list[str] = field(default_factory=list)
+    nodes: Optional[list[str]] = None
     client: Any = None
 
     @property
@@ -84,6 +91,10 @@ class Remote:
     @property
     def ok(self) -> bool:
         return self.phase in ("applied", "unchanged", "checked")
+
+
+async def _nothing() -> None:
+    return None
 
 
 class Interrupted(PveFleetError):
@@ -224,7 +235,8 @@ class FleetTransaction:
     # The steps, one remote each
 
     async def _check_one(self, remote: Remote) -> None:
-        remote.results = [await self._object(remote, obj, None) for obj in remote.objects]
+        reader = await Snapshot.load(remote.client, *snapshot_scope(remote.objects))
+        remote.results = [await self._object(remote, obj, None, reader) for obj in remote.objects]
         remote.changed = any(result["changed"] for result in remote.results)
         remote.phase = "checked"
 
@@ -259,11 +271,14 @@ class FleetTransaction:
         self._record(remote, phase=remote.phase)
 
     async def _change_one(self, remote: Remote) -> None:
+        reader = None
         for obj in remote.objects:
             if self.abort.is_set():
                 return
             try:
-                result = await self._object(remote, obj, remote.token)
+                # Read once, under our lock: nobody else can write until we apply or roll back.
+                reader = reader or await Snapshot.load(remote.client, *snapshot_scope(remote.objects))
+                result = await self._object(remote, obj, remote.token, reader)
             except PveFleetError:
                 remote.phase = "failed"
                 self._record(remote, phase="failed")
@@ -275,17 +290,26 @@ class FleetTransaction:
                     remote.phase = "changed"
                     self._record(remote, phase="changed")
 
-    async def _object(self, remote: Remote, obj: DesiredObject, token: Optional[str]) -> dict:
+    async def _object(self, remote: Remote, obj: DesiredObject, token: Optional[str], reader) -> dict:
         try:
             return await run_object_task(remote.client, obj.kind, obj.options, state=obj.state,
-                                         purge=obj.purge, lock_token=token, check_mode=self.check_mode)
+                                         purge=obj.purge, lock_token=token, check_mode=self.check_mode,
+                                         reader=reader)
         except PveFleetError as exc:
             raise PveFleetError(f"{obj.label}: {exc}") from exc
 
     async def _verify_one(self, remote: Remote) -> None:
         # PVE accepts any token while no lock is held, so a lock force-released under us would go
         # unnoticed by the writes; check before committing anything (pve-sdn-api.md §3.2).
-        if not await LockSession(remote.client).holds(remote.token):
+        # One round trip: the lock check, the node names the apply will check, and what is
+        # pending where this transaction changed nothing (with allow_pending, other changes may
+        # be; without it, the lock was refused if anything was, so nothing can be).
+        read_pending = not remote.changed and self.allow_pending
+        held, remote.nodes, pending = await asyncio.gather(
+            LockSession(remote.client).holds(remote.token),
+            node_names(remote.client) if self.check_nodes else _nothing(),
+            pending_objects(remote.client) if read_pending else _nothing())
+        if not held:
             remote.phase = "lock_lost"
             remote.token = None  # nothing of ours to roll back or release with it
             remote.recovery = ("the lock was released or taken by another client during the transaction; "
@@ -293,8 +317,7 @@ class FleetTransaction:
                                "pvefleet.sdn.sdn_info and roll back or apply by hand")
             self._record(remote, phase="stuck", error="lock lost")
             raise PveFleetError(f"the SDN lock of {remote.key} is no longer held by this transaction")
-        # Read before any remote applies: a failure here still rolls back everywhere.
-        remote.pending = await pending_objects(remote.client)
+        remote.pending = pending or []
 
     async def _roll_back_one(self, remote: Remote) -> None:
         outcome = await rollback_and_release(LockSession(remote.client), remote.token)
@@ -304,7 +327,7 @@ class FleetTransaction:
         self._record(remote, phase=outcome.state)
 
     async def _apply_one(self, remote: Remote) -> None:
-        if not remote.pending:
+        if not remote.changed and not remote.pending:
             await LockSession(remote.client).release(remote.token)
             remote.phase = "unchanged"
             self._record(remote, phase="released")
@@ -313,7 +336,8 @@ class FleetTransaction:
         self._record(remote, phase="applying")
         try:
             remote.apply = await apply_and_wait(remote.client, remote.token, timeout=self.apply_timeout,
-                                                check_nodes=self.check_nodes)
+                                                check_nodes=self.check_nodes, nodes=remote.nodes,
+                                                follower=self._follower(remote.client))
         except PveFleetError as exc:
             # A request failed. If it was the apply itself, PVE committed nothing and kept the lock
             # (§3.5); if the commit happened, the rollback finds nothing pending and the lock gone.
@@ -328,6 +352,12 @@ class FleetTransaction:
         if not remote.apply["ok"]:
             remote.error = remote.apply.get("error")
         self._record(remote, phase=remote.phase)
+
+    def _follower(self, client) -> TaskFollower:
+        """Status polls of the whole fleet stay near POLLS_PER_SECOND: each remote polls less
+        often as the fleet grows, and never less often than MAX_POLL_INTERVAL."""
+        ceiling = min(MAX_POLL_INTERVAL, max(TaskFollower.MAX_INTERVAL, len(self.remotes) / POLLS_PER_SECOND))
+        return TaskFollower(client, max_interval=ceiling)
 
     # Journal and progress
 

@@ -1,0 +1,102 @@
+# Private to pvefleet.sdn: not a public API.
+"""How the object tasks read a remote's pending config: one GET per object, or one snapshot.
+
+`LiveReader` reads each object when it is needed (the object modules do this: another client
+may write between two tasks). `Snapshot` serves a transaction that holds the remote's lock:
+nobody else can write meanwhile (pve-sdn-api.md §3.2), so the listings read once after locking
+stay true, and an object absent from them is known to be absent without asking. That turns a
+read per object (and PVE's 500 for a missing one, which also closes the connection, §2.4)
+into one round of listing GETs per remote.
+
+An object this transaction wrote is read again live, and the digest of a file it wrote is
+dropped: both changed under the snapshot. Sending no digest is safe only because the lock is held.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterable
+from typing import Any, Optional
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
+    KINDS,
+    SUBNET,
+    VNET,
+    RemoteObject,
+    ResourceKind,
+    read,
+)
+
+
+class LiveReader:
+    def __init__(self, client):
+        self.client = client
+
+    async def read(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> Optional[RemoteObject]:
+        return await read(self.client, kind, object_id, parent)
+
+    def wrote(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> None:
+        """Nothing is cached, so nothing goes stale."""
+
+
+class Snapshot(LiveReader):
+    """The pending config files of the kinds a transaction touches, as one round of listings."""
+
+    def __init__(self, client):
+        super().__init__(client)
+        # (kind name, parent) -> object ID -> the listing's item, as PVE sent it
+        self._items: dict[tuple[str, Optional[str]], dict[str, dict]] = {}
+        self._written: set[tuple[str, Optional[str], str]] = set()
+        self._stale_digest: set[str] = set()
+
+    @classmethod
+    async def load(cls, client, kinds: Iterable[str], subnet_vnets: Iterable[str] = ()) -> Snapshot:
+        """Listings of `kinds`; subnets are listed per vnet, for the `subnet_vnets` that exist."""
+        snapshot = cls(client)
+        wanted = set(kinds)
+        top_level = [KINDS[name] for name in sorted(wanted - {"subnet"})]
+        if "subnet" in wanted and VNET not in top_level:
+            top_level.append(VNET)  # to know which vnets exist before listing their subnets
+        listings = await asyncio.gather(*(client.get(kind.collection_path()) for kind in top_level))
+        for kind, items in zip(top_level, listings):
+            snapshot._items[(kind.name, None)] = {str(item.get(kind.name)): item for item in items or []}
+        if "subnet" in wanted:
+            vnets = sorted(set(subnet_vnets) & set(snapshot._items[("vnet", None)]))
+            subnet_lists = await asyncio.gather(*(client.get(SUBNET.collection_path(vnet)) for vnet in vnets))
+            for vnet, items in zip(vnets, subnet_lists):
+                snapshot._items[("subnet", vnet)] = {str(item.get("subnet") or item.get("id")): item
+                                                     for item in items or []}
+        return snapshot
+
+    async def read(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> Optional[RemoteObject]:
+        listed = self._items.get((kind.name, parent if kind.parent else None))
+        if listed is None or (kind.name, parent, object_id) in self._written:
+            return await super().read(kind, object_id, parent)
+        item = listed.get(object_id)
+        if item is None:
+            return None
+        current = RemoteObject(model=kind.from_wire(item), digest=item.get("digest"))
+        if kind.name in self._stale_digest:
+            current = dataclasses.replace(current, digest=None)
+        return current
+
+    def wrote(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> None:
+        self._written.add((kind.name, parent, object_id))
+        self._stale_digest.add(kind.name)  # one file per kind: every digest of it changed
+
+
+def snapshot_scope(objects: Iterable[Any]) -> tuple[set[str], set[str]]:
+    """The kinds a list of desired objects (with .kind and .options) touches, and the vnets of
+    its subnets, for Snapshot.load. A vnet is checked against its zone and a subnet against its
+    vnet, so those kinds are read too."""
+    kinds: set[str] = set()
+    vnets: set[str] = set()
+    for obj in objects:
+        kinds.add(obj.kind)
+        if obj.kind == "vnet":
+            kinds.add("zone")
+        if obj.kind == "subnet":
+            kinds.add("vnet")
+            if obj.options.get("vnet"):
+                vnets.add(str(obj.options["vnet"]))
+    return kinds, vnets
