@@ -1,7 +1,7 @@
 # Private to pvefleet.sdn: not a public API.
 """PveClient: the HTTPS client for one Proxmox VE remote.
 
-Async (httpx) so that one code path serves a module run on one remote and the fleet engine on a
+Async (aiohttp) so that one code path serves a module run on one remote and the fleet engine on a
 thousand. It speaks PVE's dialect (pve-sdn-api.md §2): form-encoded bodies with 1/0 booleans,
 parameters of GET and DELETE in the query string, the `{"data": ...}` envelope, errors with a
 message and per-parameter texts, 401s with an empty body. Retries only where a retry cannot do
@@ -10,7 +10,8 @@ a change twice.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import dataclasses
+import json
 import random
 import ssl
 import time
@@ -18,7 +19,7 @@ import urllib.parse
 from typing import Any, Mapping, Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
-from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import httpcore, httpx
+from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import aiohttp, yarl
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
     ApiError,
     AuthenticationError,
@@ -34,58 +35,8 @@ KEEPALIVE_SECONDS = 4.0
 RETRY_STATUSES = frozenset({502, 503, 504})
 
 
-class _PinMismatch(Exception):
-    def __init__(self, expected: str, actual: str):
-        super().__init__(f"expected {expected}, got {actual}")
-        self.expected, self.actual = expected, actual
-
-
 def _colon_hex(digest: str) -> str:
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2)).upper()
-
-
-if httpcore is not None:
-    class _PinnedStream(httpcore.AsyncNetworkStream):
-        """Checks the certificate of the TLS handshake before a byte of HTTP is written."""
-
-        def __init__(self, stream, fingerprint: str):
-            self._stream, self._fingerprint = stream, fingerprint
-
-        async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
-            return await self._stream.read(max_bytes, timeout)
-
-        async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
-            await self._stream.write(buffer, timeout)
-
-        async def aclose(self) -> None:
-            await self._stream.aclose()
-
-        async def start_tls(self, ssl_context, server_hostname=None, timeout=None):
-            tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-            der = tls.get_extra_info("ssl_object").getpeercert(binary_form=True)
-            actual = hashlib.sha256(der or b"").hexdigest()
-            if actual != self._fingerprint:
-                await tls.aclose()
-                raise _PinMismatch(_colon_hex(self._fingerprint), _colon_hex(actual))
-            return tls
-
-        def get_extra_info(self, info: str) -> Any:
-            return self._stream.get_extra_info(info)
-
-    class _PinningBackend(httpcore.AsyncNetworkBackend):
-        def __init__(self, fingerprint: str):
-            self._backend, self._fingerprint = httpcore.AnyIOBackend(), fingerprint
-
-        async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-            stream = await self._backend.connect_tcp(host, port, timeout=timeout, local_address=local_address,
-                                                     socket_options=socket_options)
-            return _PinnedStream(stream, self._fingerprint)
-
-        async def connect_unix_socket(self, path, timeout=None, socket_options=None):
-            return await self._backend.connect_unix_socket(path, timeout=timeout, socket_options=socket_options)
-
-        async def sleep(self, seconds: float) -> None:
-            await self._backend.sleep(seconds)
 
 
 def ssl_context_for(settings: ConnectionSettings) -> ssl.SSLContext:
@@ -114,43 +65,97 @@ def encode(values: Optional[Mapping[str, Any]]) -> list[tuple[str, str]]:
     return pairs
 
 
+@dataclasses.dataclass
+class HttpRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: Optional[bytes] = None
+
+    @property
+    def path(self) -> str:
+        return urllib.parse.urlsplit(self.url).path
+
+    @property
+    def query(self) -> str:
+        return urllib.parse.urlsplit(self.url).query
+
+
+@dataclasses.dataclass
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    reason: str = ""
+
+
+class AiohttpTransport:
+    """One remote's HTTPS connections: kept alive, at most `max_connections`, TLS checked as
+    ConnectionSettings says. Raises only TransportError (with `sent`) and TlsError."""
+
+    def __init__(self, settings: ConnectionSettings, max_connections: int):
+        self.settings = settings
+        self.max_connections = max_connections
+        self._session = None
+
+    def _open(self):
+        settings = self.settings
+        # A pinned fingerprint is checked by aiohttp right after the handshake, before a byte of
+        # HTTP is written; it replaces chain and name checks (PDM does the same for self-signed remotes).
+        tls = aiohttp.Fingerprint(bytes.fromhex(settings.fingerprint)) if settings.fingerprint else ssl_context_for(settings)
+        connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=tls, keepalive_timeout=KEEPALIVE_SECONDS)
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                     timeout=aiohttp.ClientTimeout(total=settings.timeout), auto_decompress=False)
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        if self._session is None:
+            self._session = self._open()
+        where = dict(method=request.method, path=request.path, remote=self.settings.remote)
+        try:
+            async with self._session.request(request.method, yarl.URL(request.url, encoded=True),
+                                             headers=request.headers, data=request.content,
+                                             allow_redirects=False) as response:
+                return HttpResponse(response.status, await response.read(), response.reason or "")
+        except aiohttp.ServerFingerprintMismatch as exc:
+            raise TlsError(f"the certificate does not match the pinned fingerprint (expected "
+                           f"{_colon_hex(exc.expected.hex())}, got {_colon_hex(exc.got.hex())}); no request was sent",
+                           sent=False, **where) from None
+        except aiohttp.ClientSSLError as exc:
+            raise TlsError(f"TLS verification failed: {exc}. Give ca_path or fingerprint for a self-signed remote",
+                           sent=False, **where) from None
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise TransportError(f"cannot connect: {exc or type(exc).__name__}", sent=False, **where) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise TransportError(f"no answer: {exc or type(exc).__name__}", sent=True, **where) from None
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
 class PveClient:
     def __init__(self, settings: ConnectionSettings, *, transport=None, attempts: int = 3,
                  backoff: float = 0.2, max_connections: int = 4):
+        """`transport` (tests): anything with `async send(HttpRequest) -> HttpResponse` and
+        `async aclose()`; by default aiohttp over HTTPS."""
         self.settings = settings
         self.attempts = max(1, attempts)
         self.backoff = backoff
-        self._transport = transport
-        self._max_connections = max_connections
-        self._http = None
+        self._transport = transport or AiohttpTransport(settings, max_connections)
+        self._open = False
         self._ticket: Optional[str] = None
         self._csrf: Optional[str] = None
         self._ticket_time = 0.0
         self._login_lock = asyncio.Lock()
 
     async def __aenter__(self) -> PveClient:
-        transport = self._transport or self._make_transport()
-        self._http = httpx.AsyncClient(base_url=self.settings.base_url, transport=transport,
-                                       timeout=self.settings.timeout, follow_redirects=False)
+        self._open = True
         return self
 
     async def __aexit__(self, *exc) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-
-    def _make_transport(self):
-        context = ssl_context_for(self.settings)
-        limits = httpx.Limits(max_connections=self._max_connections, keepalive_expiry=KEEPALIVE_SECONDS)
-        transport = httpx.AsyncHTTPTransport(verify=context, limits=limits)
-        if self.settings.fingerprint:
-            # httpx has no public hook for the network backend: its pool is rebuilt with ours.
-            transport._pool = httpcore.AsyncConnectionPool(
-                ssl_context=context, max_connections=limits.max_connections,
-                max_keepalive_connections=limits.max_keepalive_connections,
-                keepalive_expiry=limits.keepalive_expiry,
-                network_backend=_PinningBackend(self.settings.fingerprint))
-        return transport
+        if self._open:
+            self._open = False
+            await self._transport.aclose()
 
     # The four verbs, returning PVE's `data`
 
@@ -168,7 +173,7 @@ class PveClient:
 
     async def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
                       data: Optional[Mapping[str, Any]] = None) -> Any:
-        if self._http is None:
+        if not self._open:
             raise RuntimeError("use PveClient as `async with PveClient(settings) as client`")
         relogged = False
         attempt = 0
@@ -181,12 +186,12 @@ class PveClient:
                     await self._pause(attempt)
                     continue
                 raise
-            if response.status_code == 401 and not self.settings.uses_token and not relogged:
+            if response.status == 401 and not self.settings.uses_token and not relogged:
                 # The ticket expired or the server restarted: one new login, then once more.
                 relogged = True
                 await self._login(force=True)
                 continue
-            if method == "GET" and response.status_code in RETRY_STATUSES and attempt < self.attempts:
+            if method == "GET" and response.status in RETRY_STATUSES and attempt < self.attempts:
                 await self._pause(attempt)
                 continue
             return self._data(method, path, response)
@@ -195,47 +200,34 @@ class PveClient:
         delay = self.backoff * (2 ** (attempt - 1))
         await asyncio.sleep(delay * (0.5 + random.random()))
 
-    async def _send(self, method: str, path: str, params, data):
+    async def _send(self, method: str, path: str, params, data) -> HttpResponse:
         headers = await self._auth_headers(method)
-        url = path if path.startswith("/") else "/" + path
+        url = self.settings.base_url + (path if path.startswith("/") else "/" + path)
+        query = encode(params)
+        if query:
+            url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
         content = None
         if method in ("POST", "PUT"):
-            body = encode(data)
-            content = urllib.parse.urlencode(body)
+            content = urllib.parse.urlencode(encode(data), quote_via=urllib.parse.quote).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            return await self._http.request(method, url, params=encode(params) or None, content=content,
-                                            headers=headers)
-        except _PinMismatch as exc:
-            raise TlsError(f"the certificate does not match the pinned fingerprint ({exc}); no request was sent",
-                           sent=False, method=method, path=path, remote=self.settings.remote) from None
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            if _is_tls_failure(exc):
-                raise TlsError(f"TLS verification failed: {exc}. Give ca_path or fingerprint for a "
-                               "self-signed remote", sent=False, method=method, path=path,
-                               remote=self.settings.remote) from None
-            raise TransportError(f"cannot connect: {exc or type(exc).__name__}", sent=False, method=method,
-                                 path=path, remote=self.settings.remote) from None
-        except httpx.TransportError as exc:
-            raise TransportError(f"no answer: {exc or type(exc).__name__}", sent=True, method=method,
-                                 path=path, remote=self.settings.remote) from None
+        return await self._transport.send(HttpRequest(method, url, headers, content))
 
-    def _data(self, method: str, path: str, response) -> Any:
+    def _data(self, method: str, path: str, response: HttpResponse) -> Any:
         body: Any = None
-        if response.content:
+        if response.body:
             try:
-                body = response.json()
+                body = json.loads(response.body)
             except ValueError:
                 body = None
-        if response.status_code == 200:
+        if response.status == 200:
             return body.get("data") if isinstance(body, dict) else None
         message = ""
         errors = None
         if isinstance(body, dict):
             message = body.get("message") or ""
             errors = body.get("errors") if isinstance(body.get("errors"), dict) else None
-        message = message or response.reason_phrase or f"HTTP {response.status_code}"
-        raise ApiError.from_response(response.status_code, message, errors, method=method, path=path,
+        message = message or response.reason or f"HTTP {response.status}"
+        raise ApiError.from_response(response.status, message, errors, method=method, path=path,
                                      remote=self.settings.remote)
 
     # Authentication
@@ -255,35 +247,21 @@ class PveClient:
             fresh = self._ticket and time.monotonic() - self._ticket_time < TICKET_REFRESH_SECONDS
             if fresh and not force:
                 return
+            body = urllib.parse.urlencode({"username": self.settings.api_user,
+                                           "password": self.settings.api_password or ""}).encode()
+            request = HttpRequest("POST", self.settings.base_url + "/access/ticket",
+                                  {"Content-Type": "application/x-www-form-urlencoded"}, body)
             try:
-                response = await self._http.post(
-                    "/access/ticket", content=urllib.parse.urlencode(
-                        {"username": self.settings.api_user, "password": self.settings.api_password or ""}),
-                    headers={"Content-Type": "application/x-www-form-urlencoded"})
-            except _PinMismatch as exc:
-                raise TlsError(f"the certificate does not match the pinned fingerprint ({exc}); the password was not sent",
+                response = await self._transport.send(request)
+            except TlsError as exc:
+                raise TlsError(f"{exc.message.replace('no request was sent', 'the password was not sent')}",
                                sent=False, path="/access/ticket", remote=self.settings.remote) from None
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                kind = TlsError if _is_tls_failure(exc) else TransportError
-                raise kind(f"cannot log in: {exc}", sent=False, path="/access/ticket",
-                           remote=self.settings.remote) from None
-            except httpx.TransportError as exc:
-                raise TransportError(f"cannot log in: {exc}", sent=True, path="/access/ticket",
+            except TransportError as exc:
+                raise TransportError(f"cannot log in: {exc.message}", sent=exc.sent, path="/access/ticket",
                                      remote=self.settings.remote) from None
-            if response.status_code != 200:
-                raise AuthenticationError(response.status_code, "login failed: " + (response.reason_phrase or ""),
+            if response.status != 200:
+                raise AuthenticationError(response.status, "login failed: " + (response.reason or ""),
                                           method="POST", path="/access/ticket", remote=self.settings.remote)
-            data = response.json().get("data") or {}
+            data = json.loads(response.body or b"{}").get("data") or {}
             self._ticket, self._csrf = data.get("ticket"), data.get("CSRFPreventionToken")
             self._ticket_time = time.monotonic()
-
-
-def _is_tls_failure(exc: BaseException) -> bool:
-    seen = set()
-    current: Optional[BaseException] = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False

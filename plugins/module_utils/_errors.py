@@ -30,7 +30,7 @@ class MissingDependency(PveFleetError):
         self.detail = detail
         super().__init__(
             f"the Python libraries {', '.join(self.missing)} are needed on the Ansible controller; "
-            "install them into the Python that runs Ansible: pip install httpx pydantic "
+            "install them into the Python that runs Ansible: pip install aiohttp pydantic "
             "(or the collection's requirements.txt)")
 
 
@@ -120,7 +120,7 @@ class TransportError(PveFleetError):
     """
 
     def __init__(self, message: str, *, sent: bool, method: str = "", path: str = "", remote: str = ""):
-        self.sent = sent
+        self.sent, self.message = sent, message
         self.method, self.path, self.remote = method, path, remote
         where = f"{method} {path}".strip()
         prefix = f"{remote}: " if remote else ""

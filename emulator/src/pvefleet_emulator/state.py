@@ -39,6 +39,7 @@ class RemoteFiles:
         self.cert = directory / "local" / "pve-ssl.pem"
         self.key = directory / "local" / "pve-ssl.key"
         self._written: dict[Path, str] = {}
+        self._directories: set[Path] = set()  # made already: mkdir costs a system call per write
 
     # SDN configuration
 
@@ -92,7 +93,9 @@ class RemoteFiles:
     def _write(self, path: Path, text: str, *, mode: int = 0o644) -> None:
         if self._written.get(path) == text and path.exists():
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._directories:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._directories.add(path.parent)
         tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
         tmp.write_text(text, encoding="utf-8")
         os.chmod(tmp, mode)

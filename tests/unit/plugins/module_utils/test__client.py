@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.parse
 
-import httpx
 import pytest
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
+from ansible_collections.pvefleet.sdn.plugins.module_utils._client import HttpRequest, HttpResponse, PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
     ApiError,
@@ -25,22 +25,48 @@ TOKEN = ConnectionSettings.from_params({"api_host": "pve.example", "api_user": "
 PASSWORD = ConnectionSettings.from_params({"api_host": "pve.example", "api_user": "root@pam", "api_password": "pw"})
 
 
-def run(settings, handler, call, **client_options):
-    seen: list[httpx.Request] = []
+class MockTransport:
+    """Answers each request with handler(request); the handler may raise TransportError."""
 
-    def record(request: httpx.Request) -> httpx.Response:
+    def __init__(self, handler):
+        self.handler = handler
+        self.closed = False
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        return self.handler(request)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def answer(status, body=None):
+    return HttpResponse(status, b"" if body is None else json.dumps(body).encode())
+
+
+def connect_error(request):
+    return TransportError("refused", sent=False, method=request.method, path=request.path)
+
+
+def read_error(request):
+    return TransportError("server disconnected", sent=True, method=request.method, path=request.path)
+
+
+def run(settings, handler, call, **client_options):
+    seen: list[HttpRequest] = []
+
+    def record(request: HttpRequest) -> HttpResponse:
         seen.append(request)
         return handler(request)
 
     async def go():
-        async with PveClient(settings, transport=httpx.MockTransport(record), backoff=0, **client_options) as client:
+        async with PveClient(settings, transport=MockTransport(record), backoff=0, **client_options) as client:
             return await call(client)
 
     return asyncio.run(go()), seen
 
 
 def data(value, status=200):
-    return lambda request: httpx.Response(status, json={"data": value})
+    return lambda request: answer(status, {"data": value})
 
 
 def test_token_header_and_envelope():
@@ -48,7 +74,7 @@ def test_token_header_and_envelope():
     assert result == {"release": "9.1"}
     assert seen[0].headers["Authorization"] == "PVEAPIToken=root@pam!fleet=s3cr3t"
     assert "Cookie" not in seen[0].headers
-    assert seen[0].url.path == "/api2/json/version"
+    assert seen[0].path == "/api2/json/version"
 
 
 def test_form_encoding_and_query_parameters():
@@ -58,23 +84,23 @@ def test_form_encoding_and_query_parameters():
     assert body == {"zone": ["z1"], "advertise-subnets": ["1"], "disabled": ["0"], "nodes": ["a", "b"]}
     assert seen[0].headers["Content-Type"] == "application/x-www-form-urlencoded"
     _result, seen = run(TOKEN, data(None), lambda c: c.delete("/cluster/sdn/lock", params={"force": True}))
-    assert seen[0].url.params["force"] == "1" and seen[0].content == b""
+    assert urllib.parse.parse_qs(seen[0].query) == {"force": ["1"]} and not seen[0].content
 
 
 def test_ticket_login_cookie_and_csrf_only_on_writes():
     def handler(request):
-        if request.url.path.endswith("/access/ticket"):
+        if request.path.endswith("/access/ticket"):
             form = urllib.parse.parse_qs(request.content.decode())
             assert form == {"username": ["root@pam"], "password": ["pw"]}
-            return httpx.Response(200, json={"data": {"ticket": "PVE:root@pam:1::sig", "CSRFPreventionToken": "C:S"}})
-        return httpx.Response(200, json={"data": None})
+            return answer(200, {"data": {"ticket": "PVE:root@pam:1::sig", "CSRFPreventionToken": "C:S"}})
+        return answer(200, {"data": None})
 
     async def calls(client):
         await client.get("/version")
         await client.post("/cluster/sdn/lock")
 
     _result, seen = run(PASSWORD, handler, calls)
-    assert [r.url.path for r in seen] == ["/api2/json/access/ticket", "/api2/json/version", "/api2/json/cluster/sdn/lock"]
+    assert [r.path for r in seen] == ["/api2/json/access/ticket", "/api2/json/version", "/api2/json/cluster/sdn/lock"]
     assert seen[1].headers["Cookie"] == "PVEAuthCookie=" + urllib.parse.quote("PVE:root@pam:1::sig", safe="")
     assert "CSRFPreventionToken" not in seen[1].headers
     assert seen[2].headers["CSRFPreventionToken"] == "C:S"
@@ -84,15 +110,15 @@ def test_expired_ticket_is_renewed_once():
     tickets = iter(["PVE:root@pam:1::old", "PVE:root@pam:2::new"])
 
     def handler(request):
-        if request.url.path.endswith("/access/ticket"):
-            return httpx.Response(200, json={"data": {"ticket": next(tickets), "CSRFPreventionToken": "C"}})
+        if request.path.endswith("/access/ticket"):
+            return answer(200, {"data": {"ticket": next(tickets), "CSRFPreventionToken": "C"}})
         if "old" in urllib.parse.unquote(request.headers["Cookie"]):
-            return httpx.Response(401)
-        return httpx.Response(200, json={"data": "fine"})
+            return answer(401)
+        return answer(200, {"data": "fine"})
 
     result, seen = run(PASSWORD, handler, lambda c: c.get("/version"))
     assert result == "fine"
-    assert [r.url.path.rsplit("/", 1)[-1] for r in seen] == ["ticket", "version", "ticket", "version"]
+    assert [r.path.rsplit("/", 1)[-1] for r in seen] == ["ticket", "version", "ticket", "version"]
 
 
 @pytest.mark.parametrize(("status", "body", "kind"), [
@@ -106,7 +132,7 @@ def test_expired_ticket_is_renewed_once():
 ])
 def test_errors_map_to_one_exception_each(status, body, kind):
     def handler(request):
-        return httpx.Response(status, json=body) if body else httpx.Response(status)
+        return answer(status, body) if body else answer(status)
 
     with pytest.raises(kind) as caught:
         run(TOKEN, handler, lambda c: c.post("/cluster/sdn/lock"))
@@ -119,7 +145,7 @@ def test_parameter_errors_are_kept_per_parameter():
     body = {"data": None, "message": "Parameter verification failed.\n",
             "errors": {"zone": "value does not match the regex pattern"}}
     with pytest.raises(ApiError) as caught:
-        run(TOKEN, lambda r: httpx.Response(400, json=body), lambda c: c.post("/cluster/sdn/zones", data={"zone": "x-"}))
+        run(TOKEN, lambda r: answer(400, body), lambda c: c.post("/cluster/sdn/zones", data={"zone": "x-"}))
     assert caught.value.errors == {"zone": "value does not match the regex pattern"}
     assert caught.value.to_failure()["errors"] == {"zone": "value does not match the regex pattern"}
 
@@ -130,25 +156,25 @@ def failing_then(exception, then, times=1):
     def handler(request):
         if state["left"]:
             state["left"] -= 1
-            raise exception("boom", request=request)
+            raise exception(request)
         return then(request)
 
     return handler
 
 
 def test_reads_are_retried_after_connection_failures_and_503():
-    result, seen = run(TOKEN, failing_then(httpx.ConnectError, data("ok")), lambda c: c.get("/version"))
+    result, seen = run(TOKEN, failing_then(connect_error, data("ok")), lambda c: c.get("/version"))
     assert result == "ok" and len(seen) == 2
-    answers = iter([httpx.Response(503), httpx.Response(200, json={"data": "ok"})])
+    answers = iter([answer(503), answer(200, {"data": "ok"})])
     result, seen = run(TOKEN, lambda r: next(answers), lambda c: c.get("/version"))
     assert result == "ok" and len(seen) == 2
 
 
 def test_a_write_is_retried_only_when_it_never_left():
-    result, seen = run(TOKEN, failing_then(httpx.ConnectError, data("token")), lambda c: c.post("/cluster/sdn/lock"))
+    result, seen = run(TOKEN, failing_then(connect_error, data("token")), lambda c: c.post("/cluster/sdn/lock"))
     assert result == "token" and len(seen) == 2
     with pytest.raises(TransportError) as caught:
-        run(TOKEN, failing_then(httpx.ReadTimeout, data("token")), lambda c: c.post("/cluster/sdn/lock"))
+        run(TOKEN, failing_then(read_error, data("token")), lambda c: c.post("/cluster/sdn/lock"))
     assert caught.value.sent is True
 
 
@@ -157,10 +183,10 @@ def test_a_lock_request_without_answer_is_never_resent():
 
     def handler(request):
         seen.append(request)
-        raise httpx.RemoteProtocolError("Server disconnected", request=request)
+        raise read_error(request)
 
     async def go():
-        async with PveClient(TOKEN, transport=httpx.MockTransport(handler), backoff=0) as client:
+        async with PveClient(TOKEN, transport=MockTransport(handler), backoff=0) as client:
             await LockSession(client).acquire()
 
     with pytest.raises(TransportError) as caught:
@@ -173,10 +199,10 @@ def test_attempts_are_bounded():
 
     def handler(request):
         calls.append(request)
-        raise httpx.ConnectError("refused", request=request)
+        raise connect_error(request)
 
     async def go():
-        async with PveClient(TOKEN, transport=httpx.MockTransport(handler), backoff=0, attempts=3) as client:
+        async with PveClient(TOKEN, transport=MockTransport(handler), backoff=0, attempts=3) as client:
             await client.get("/version")
 
     with pytest.raises(TransportError) as caught:
