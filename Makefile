@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: venv demo test lint sanity docs-lint clean
+.PHONY: venv demo test lint sanity docs-lint molecule clean
 
 venv: $(STAMP) $(COLLECTIONS)/ansible_collections/pvefleet/sdn
 
@@ -26,11 +26,11 @@ demo: venv
 	$(BIN)/python demo/run_demo.py
 
 # ansible-lint and ansible-test sanity first, then every pytest suite (unit, emulator, integration).
-test: lint sanity docs-lint
+test: lint sanity docs-lint molecule
 	$(BIN)/python -m pytest
 
 lint: venv
-	cd $(CURDIR) && $(BIN)/ansible-lint --offline roles playbooks demo docs/examples
+	cd $(CURDIR) && $(BIN)/ansible-lint --offline roles playbooks demo docs/examples extensions
 	rm -rf $(CURDIR)/.ansible
 
 # Plugin and role docs as the Ansible docsite renders them (markup, references, RST), and the
@@ -41,6 +41,13 @@ docs-lint: venv
 	cd $(CURDIR) && $(BIN)/antsibull-changelog lint
 	cd $(CURDIR) && test ! -f changelogs/changelog.yaml || \
 		$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+
+# The molecule scenario extensions/molecule/default: the role against three emulated remotes (create
+# starts the emulator, destroy stops it, also after a failure, and here when interrupted). Run from
+# the collection root, where molecule looks for a collection's scenarios; its files in .build/molecule.
+molecule: venv
+	cd $(CURDIR) && export PATH=$(CURDIR)/$(BIN):$$PATH MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.build/molecule/default && \
+		trap 'molecule destroy --scenario-name default; exit 130' INT TERM && molecule test --scenario-name default
 
 clean:
 	rm -rf $(VENV) .build
