@@ -12,6 +12,7 @@ import urllib.parse
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, TaskTimeout
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
+from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower
 
 # The object kinds whose pending changes PVE counts (has_pending_changes, pve-sdn-api.md §5.2).
@@ -43,17 +44,17 @@ async def _pending_subnets(client, vnet: str) -> list[str]:
 
 
 async def apply_and_wait(client, token: str | None, *, timeout: float, check_nodes: bool = True,
-                         nodes: list[str] | None = None, follower: TaskFollower | None = None) -> dict:
+                         nodes: list[str] | None = None, pace: FleetPace | None = None) -> dict:
     """Apply (releasing the lock when a token is given) and wait for the reload task and, with
     check_nodes, for every node's zones to leave `pending` (`nodes`: the cluster's node names,
-    if already known). Returns a per-remote report (a task that fails or does not finish in time
+    if already known; `pace`: the fleet's reload polling, _pace.py). Returns a per-remote report (a task that fails or does not finish in time
     is in it); raises only when a request failed, and before the commit only when the apply
     request itself failed (then PVE kept the lock)."""
     started = time.monotonic()
-    follower = follower or TaskFollower(client)
+    follower = TaskFollower(client)
     upid = await LockSession(client).apply(token, release=True)
     try:
-        task = await follower.wait(upid, timeout=timeout)
+        task = await follower.wait(upid, timeout=timeout, pace=pace)
     except TaskTimeout as exc:
         # Committed, and maybe still reloading: a report, not a rollback.
         return {"upid": str(upid), "node": upid.node, "exitstatus": "", "ok": False, "error": str(exc),

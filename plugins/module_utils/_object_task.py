@@ -58,7 +58,7 @@ async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *,
 async def _apply(client, reader, the_plan, lock_token: Optional[str], check_mode: bool) -> dict:
     result = await apply(client, the_plan, lock_token, check_mode)
     if the_plan.changed and not check_mode:
-        reader.wrote(the_plan.kind, str(the_plan.object_id), the_plan.parent)
+        reader.wrote(the_plan.kind, str(the_plan.object_id), the_plan.parent, the_plan.model)
     return result
 
 

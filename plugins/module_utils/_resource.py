@@ -63,10 +63,17 @@ _DELETED_MARK = "deleted"
 class SdnClient(Protocol):
     """What this module needs of PveClient (`_client.py`)."""
 
-    async def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any: ...
-    async def post(self, path: str, data: Optional[Mapping[str, Any]] = None) -> Any: ...
-    async def put(self, path: str, data: Optional[Mapping[str, Any]] = None) -> Any: ...
-    async def delete(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any: ...
+    async def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
+        ...
+
+    async def post(self, path: str, data: Optional[Mapping[str, Any]] = None) -> Any:
+        ...
+
+    async def put(self, path: str, data: Optional[Mapping[str, Any]] = None) -> Any:
+        ...
+
+    async def delete(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
+        ...
 
 
 @dataclass(frozen=True)
@@ -215,6 +222,8 @@ class Plan:
     after: Optional[Mapping[str, Any]] = None
     # The digest read with the current object; an update sends it back (§5.3).
     digest: Optional[str] = None
+    # The object as it will be in the pending config once the plan is carried out (None: absent).
+    model: Optional[SdnObject] = None
 
     @property
     def changed(self) -> bool:
@@ -257,7 +266,7 @@ def plan(kind: ResourceKind, desired: Optional[SdnObject], current: Optional[Rem
     if current is None:
         _check_whole(kind, desired, referenced)
         return Plan(kind, "create", object_id, parent, changes=desired.to_wire(),
-                    after=desired.user_view())
+                    after=desired.user_view(), model=desired)
 
     if current.model.object_id != object_id:
         raise ValueError(f"compared {kind.describe(object_id)} with {current.model.object_id!r}")
@@ -266,12 +275,12 @@ def plan(kind: ResourceKind, desired: Optional[SdnObject], current: Optional[Rem
     before = current.model.user_view()
     if not change_set:
         return Plan(kind, "none", object_id, parent, before=before, after=before,
-                    digest=current.digest)
+                    digest=current.digest, model=current.model)
     after = _merged(desired, current.model, change_set.updates, change_set.deletes)
     _check_whole(kind, after, referenced)
     return Plan(kind, "update", object_id, parent, changes=change_set.updates,
                 delete_keys=change_set.deletes, before=before, after=after.user_view(),
-                digest=current.digest)
+                digest=current.digest, model=after)
 
 
 def _merged(desired: SdnObject, current: SdnObject, updates: Mapping[str, Any],

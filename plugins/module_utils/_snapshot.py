@@ -8,8 +8,9 @@ stay true, and an object absent from them is known to be absent without asking. 
 read per object (and PVE's 500 for a missing one, which also closes the connection, §2.4)
 into one round of listing GETs per remote.
 
-An object this transaction wrote is read again live, and the digest of a file it wrote is
-dropped: both changed under the snapshot. Sending no digest is safe only because the lock is held.
+An object this transaction wrote is served as the write left it, and the digest of a file it
+wrote is dropped: it changed under the snapshot. Sending no digest is safe only because the
+lock is held.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class LiveReader:
     async def read(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> Optional[RemoteObject]:
         return await read(self.client, kind, object_id, parent)
 
-    def wrote(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> None:
+    def wrote(self, kind: ResourceKind, object_id: str, parent: Optional[str], model) -> None:
         """Nothing is cached, so nothing goes stale."""
 
 
@@ -46,7 +47,8 @@ class Snapshot(LiveReader):
         super().__init__(client)
         # (kind name, parent) -> object ID -> the listing's item, as PVE sent it
         self._items: dict[tuple[str, Optional[str]], dict[str, dict]] = {}
-        self._written: set[tuple[str, Optional[str], str]] = set()
+        # (kind name, parent, object ID) -> the object as this run's write left it; None: deleted
+        self._written: dict[tuple[str, Optional[str], str], Optional[RemoteObject]] = {}
         self._stale_digest: set[str] = set()
 
     @classmethod
@@ -69,8 +71,11 @@ class Snapshot(LiveReader):
         return snapshot
 
     async def read(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> Optional[RemoteObject]:
+        written = (kind.name, parent if kind.parent else None, object_id)
+        if written in self._written:
+            return self._written[written]
         listed = self._items.get((kind.name, parent if kind.parent else None))
-        if listed is None or (kind.name, parent, object_id) in self._written:
+        if listed is None:
             return await super().read(kind, object_id, parent)
         item = listed.get(object_id)
         if item is None:
@@ -80,8 +85,10 @@ class Snapshot(LiveReader):
             current = dataclasses.replace(current, digest=None)
         return current
 
-    def wrote(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> None:
-        self._written.add((kind.name, parent, object_id))
+    def wrote(self, kind: ResourceKind, object_id: str, parent: Optional[str], model) -> None:
+        """`model`: the object as the write left it (None: deleted)."""
+        key = (kind.name, parent if kind.parent else None, object_id)
+        self._written[key] = None if model is None else RemoteObject(model=model)
         self._stale_digest.add(kind.name)  # one file per kind: every digest of it changed
 
 

@@ -14,6 +14,7 @@ import urllib.parse
 from typing import Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, InvalidInput, TaskTimeout
+from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import PATIENT_FIRST, PATIENT_MAX, FleetPace
 
 # pve-sdn-api.md §8.1
 _UPID = re.compile(
@@ -59,6 +60,13 @@ class TaskResult:
         return self.exitstatus == "OK" or self.exitstatus.startswith("WARNINGS:")
 
 
+def _doubling(first: float, ceiling: float):
+    interval = first
+    while True:
+        yield interval
+        interval = min(ceiling, interval * 2)
+
+
 class TaskFollower:
     # A finished task is noticed within MAX_INTERVAL (plus a round trip) of its end; a task
     # that ends at once costs one poll after FIRST_INTERVAL.
@@ -78,22 +86,40 @@ class TaskFollower:
             yield interval
             interval = min(self.max_interval, interval * self.backoff)
 
-    async def wait(self, upid: Upid | str, *, timeout: float = 600.0) -> TaskResult:
+    async def wait(self, upid: Upid | str, *, timeout: float = 600.0, pace: Optional[FleetPace] = None) -> TaskResult:
+        """Poll until the task stops. With `pace` (a fleet's), this task's polls follow the
+        fleet's: scout, or poll rarely and then when the task should end (_pace.py)."""
         upid = upid if isinstance(upid, Upid) else Upid.parse(upid)
         path = f"/nodes/{upid.node}/tasks/{urllib.parse.quote(upid.text, safe='')}"
-        started = time.monotonic()
-        for interval in self._intervals():
+        started = last_running = time.monotonic()
+        close = pace is None or pace.enrol()
+        intervals = self._intervals() if close else _doubling(PATIENT_FIRST, PATIENT_MAX)
+        while True:
             status = await self.client.get(path + "/status")
+            now = time.monotonic()
             if status.get("status") == "stopped":
+                if pace is not None:  # it ended between the last two polls
+                    pace.learned((last_running + now) / 2 - started)
                 result = TaskResult(upid.text, upid.node, "stopped", str(status.get("exitstatus", "unexpected status")),
-                                    time.monotonic() - started)
+                                    now - started)
                 if not result.ok:
                     result.log_tail = await self._log_tail(path)
                 return result
-            if time.monotonic() - started + interval > timeout:
+            last_running = now
+            interval = next(intervals)
+            if not close and pace is not None and pace.expected is not None:
+                # Poll when this task should end, and closely from then on.
+                close, intervals = True, self._intervals()
+                interval = max(0.0, started + pace.expected - now) or next(intervals)
+            if now - started + interval > timeout:
                 raise TaskTimeout(upid.text, timeout)
-            await asyncio.sleep(interval)
-        raise AssertionError("unreachable")
+            if close or pace is None:
+                await asyncio.sleep(interval)
+                continue
+            await pace.sleep(interval)
+            if pace.expected is not None:  # woken because a scout's task ended: wait for ours
+                await asyncio.sleep(max(0.0, started + pace.expected - time.monotonic()))
+                close, intervals = True, self._intervals()
 
     async def _log_tail(self, path: str) -> list[str]:
         try:

@@ -32,15 +32,11 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSess
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Snapshot, snapshot_scope
-from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower
+from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import FORCE_RELEASE_HINT, rollback_and_release
 
 # How long a journal update may wait to be written (see _flush_every).
 JOURNAL_FLUSH_SECONDS = 0.2
-# Reload-task polling of a fleet: the controller's budget of status requests a second, and the
-# longest a remote waits between two polls whatever the fleet's size (see _follower).
-POLLS_PER_SECOND = 2000
-MAX_POLL_INTERVAL = 1.0
 # Changes are made in this order, removals in the reverse one, so references always resolve.
 KIND_ORDER = ("controller", "zone", "vnet", "subnet")
 
@@ -97,6 +93,12 @@ async def _nothing() -> None:
     return None
 
 
+def _fleet_client(settings: ConnectionSettings) -> PveClient:
+    # Two connections per remote: enough for the reads that go at once, and each TLS handshake
+    # costs the controller (and the remote) more CPU than a dozen requests on a kept-alive one.
+    return PveClient(settings, max_connections=2)
+
+
 class Interrupted(PveFleetError):
     """SIGINT or SIGTERM arrived while the transaction ran."""
 
@@ -141,7 +143,7 @@ class FleetTransaction:
     def __init__(self, remotes: list[Remote], *, concurrency: int = 64, check_mode: bool = False,
                  allow_pending: bool = False, apply_timeout: float = 600.0, check_nodes: bool = True,
                  journal=None, progress: Optional[Callable[[str, dict], None]] = None,
-                 client_factory: Callable[[ConnectionSettings], Any] = PveClient):
+                 client_factory: Optional[Callable[[ConnectionSettings], Any]] = None):
         self.remotes = sorted(remotes, key=lambda r: r.key)  # a fixed lock order (see _lock_all)
         self.concurrency = max(1, concurrency)
         self.check_mode = check_mode
@@ -150,12 +152,13 @@ class FleetTransaction:
         self.check_nodes = check_nodes
         self.journal = journal
         self.progress = progress
-        self.client_factory = client_factory
+        self.client_factory = client_factory or _fleet_client
         self.abort = asyncio.Event()
         self.abort_reason = ""
         self.timings: dict[str, float] = {}
         self._unwritten: dict[str, dict] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
+        self._pace = FleetPace()
 
     # The whole transaction
 
@@ -276,8 +279,7 @@ class FleetTransaction:
             if self.abort.is_set():
                 return
             try:
-                # Read once, under our lock: nobody else can write until we apply or roll back.
-                reader = reader or await Snapshot.load(remote.client, *snapshot_scope(remote.objects))
+                reader = reader or await self._snapshot(remote)
                 result = await self._object(remote, obj, remote.token, reader)
             except PveFleetError:
                 remote.phase = "failed"
@@ -290,6 +292,14 @@ class FleetTransaction:
                     remote.phase = "changed"
                     self._record(remote, phase="changed")
 
+    async def _snapshot(self, remote: Remote) -> Snapshot:
+        """Read once, under our lock (nobody else can write until we apply or roll back): the
+        objects' listings and, in the same round trip, the node names the apply will check."""
+        snapshot, remote.nodes = await asyncio.gather(
+            Snapshot.load(remote.client, *snapshot_scope(remote.objects)),
+            node_names(remote.client) if self.check_nodes else _nothing())
+        return snapshot
+
     async def _object(self, remote: Remote, obj: DesiredObject, token: Optional[str], reader) -> dict:
         try:
             return await run_object_task(remote.client, obj.kind, obj.options, state=obj.state,
@@ -301,13 +311,12 @@ class FleetTransaction:
     async def _verify_one(self, remote: Remote) -> None:
         # PVE accepts any token while no lock is held, so a lock force-released under us would go
         # unnoticed by the writes; check before committing anything (pve-sdn-api.md §3.2).
-        # One round trip: the lock check, the node names the apply will check, and what is
-        # pending where this transaction changed nothing (with allow_pending, other changes may
-        # be; without it, the lock was refused if anything was, so nothing can be).
+        # One round trip: the lock check and what is pending where this transaction changed
+        # nothing (with allow_pending, other changes may be; without it, the lock was refused if
+        # anything was, so nothing can be).
         read_pending = not remote.changed and self.allow_pending
-        held, remote.nodes, pending = await asyncio.gather(
+        held, pending = await asyncio.gather(
             LockSession(remote.client).holds(remote.token),
-            node_names(remote.client) if self.check_nodes else _nothing(),
             pending_objects(remote.client) if read_pending else _nothing())
         if not held:
             remote.phase = "lock_lost"
@@ -337,7 +346,7 @@ class FleetTransaction:
         try:
             remote.apply = await apply_and_wait(remote.client, remote.token, timeout=self.apply_timeout,
                                                 check_nodes=self.check_nodes, nodes=remote.nodes,
-                                                follower=self._follower(remote.client))
+                                                pace=self._pace)
         except PveFleetError as exc:
             # A request failed. If it was the apply itself, PVE committed nothing and kept the lock
             # (§3.5); if the commit happened, the rollback finds nothing pending and the lock gone.
@@ -352,12 +361,6 @@ class FleetTransaction:
         if not remote.apply["ok"]:
             remote.error = remote.apply.get("error")
         self._record(remote, phase=remote.phase)
-
-    def _follower(self, client) -> TaskFollower:
-        """Status polls of the whole fleet stay near POLLS_PER_SECOND: each remote polls less
-        often as the fleet grows, and never less often than MAX_POLL_INTERVAL."""
-        ceiling = min(MAX_POLL_INTERVAL, max(TaskFollower.MAX_INTERVAL, len(self.remotes) / POLLS_PER_SECOND))
-        return TaskFollower(client, max_interval=ceiling)
 
     # Journal and progress
 

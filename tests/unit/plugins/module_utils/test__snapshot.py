@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Snapshot, snapshot_scope
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import DesiredObject
@@ -31,13 +34,29 @@ def test_absent_objects_are_created_without_reading_each_one():
     client = FakeClient(listings())
     objects = [DesiredObject("zone", {"zone": "z1", "type": "simple"}),
                DesiredObject("vnet", {"vnet": "v1", "zone": "z1"})]
-    client.items["/cluster/sdn/zones/z1"] = {"zone": "z1", "type": "simple", "digest": "f" * 40}
     results = run_all(client, objects)
     assert [r["action"] for r in results] == ["create", "create"]
-    reads = [path for method, path, _ in client.calls if method == "GET"]
-    # The listings once; then only the zone this run created, for the vnet's cross-check.
-    assert sorted(reads[:2]) == ["/cluster/sdn/vnets", "/cluster/sdn/zones"]
-    assert reads[2:] == ["/cluster/sdn/zones/z1"]
+    reads = [path for method, path, _params in client.calls if method == "GET"]
+    # The listings once; the vnet's zone is the one this run just created, known without a read.
+    assert sorted(reads) == ["/cluster/sdn/vnets", "/cluster/sdn/zones"]
+
+
+def test_the_cross_check_sees_the_object_as_this_run_left_it():
+    # A vlan zone needs a bridge; a vnet of a vlan zone needs a tag (PVE's on_update_hook).
+    client = FakeClient(listings())
+    objects = [DesiredObject("zone", {"zone": "z1", "type": "vlan", "bridge": "vmbr0"}),
+               DesiredObject("vnet", {"vnet": "v1", "zone": "z1"})]
+    with pytest.raises(PveFleetError, match="tag"):
+        run_all(client, objects)
+    assert [path for _method, path, _data in client.writes] == ["/cluster/sdn/zones"]
+
+
+def test_a_deleted_object_is_absent_for_the_rest_of_the_run():
+    client = FakeClient(listings(zones=[{"zone": "z1", "type": "simple"}]))
+    with pytest.raises(PveFleetError, match="zone 'z1' does not exist"):
+        run_all(client, [DesiredObject("zone", {"zone": "z1"}, state="absent"),
+                         DesiredObject("vnet", {"vnet": "v1", "zone": "z1"})])
+    assert [method for method, _path, _data in client.writes] == ["DELETE"]
 
 
 def test_an_unchanged_object_costs_no_request_beyond_the_listing():
