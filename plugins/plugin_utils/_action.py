@@ -17,7 +17,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, CONNECTION_DEFAULTS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import require_deps
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput, PveFleetError
 
 HOSTVAR_PREFIX = "pvefleet_sdn_"
 
@@ -91,17 +91,26 @@ def _without_env_fallbacks(spec: dict) -> dict:
 
 
 def _from_environment(name: str):
-    """The PROXMOX_* variable of a connection option, converted as the argument spec would."""
+    """The PROXMOX_* variable of a connection option, converted as the argument spec would.
+
+    An empty variable counts as unset (AWX injects empty strings for blank inputs): an empty
+    PROXMOX_VALIDATE_CERTS must not turn TLS verification off. A value that does not convert is
+    an error naming the variable, before any request.
+    """
     fallback = CONNECTION[name].get("fallback")
     if not fallback:
         return None
     for variable in fallback[1]:
-        if variable in os.environ:
-            value = os.environ[variable]
-            kind = CONNECTION[name].get("type")
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            continue
+        kind = CONNECTION[name].get("type")
+        try:
             if kind == "bool":
-                return boolean(value, strict=False)
+                return boolean(value, strict=True)
             if kind in ("int", "float"):
                 return {"int": int, "float": float}[kind](value)
-            return value
+        except (TypeError, ValueError):
+            raise InvalidInput({name: f"environment variable {variable}={value!r} is not a valid {kind}"}) from None
+        return value
     return None
