@@ -15,6 +15,8 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
+from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
+from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import rollback_and_release
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TOKEN_PHASES, TransactionAction
 
@@ -42,8 +44,12 @@ class ActionModule(TransactionAction):
         if entry:
             check_protected(self._task, self.task_vars, "sdn_apply")
             self._refuse_if_transaction_failed(journal)
-            if not self.check_mode:
-                await self._verify_transaction_locks(args, journal)
+            if not self.check_mode and not args.get("lock_token"):
+                await self._apply_transaction(args, journal)
+                result = journal.read().get("remotes", {}).get(self.host, {}).get("result")
+                if result is not None:
+                    return result
+                token = self.lock_token(args, journal)  # not applied with the others: no token left
         settings = self.connection_for(args)
         async with PveClient(settings) as client:
             pending = await pending_objects(client)
@@ -68,28 +74,24 @@ class ActionModule(TransactionAction):
                 if entry:
                     journal.update(self.host, phase="apply_failed", error=str(exc))
                 raise
+        phase, result = _applied(settings.remote, pending, outcome)
         if entry:
-            journal.update(self.host, phase="applied" if outcome["ok"] else "apply_failed",
-                           error=outcome.get("error"))
-        result = {"changed": True, "applied": True, "pending": pending, **outcome}
-        if not outcome["ok"]:
-            result.update(failed=True, msg=f"the apply on {settings.remote} failed: {outcome['error']}")
-        else:
-            result["msg"] = f"applied {len(pending)} change(s); reload {outcome['exitstatus']} on every node"
+            journal.update(self.host, phase=phase, error=outcome.get("error"))
         return result
 
-    async def _verify_transaction_locks(self, args: dict, journal) -> None:
-        """Before any remote applies, every lock of the transaction must still be ours.
+    async def _apply_transaction(self, args: dict, journal) -> None:
+        """Verify every lock of the transaction, then apply every remote at once, exactly once.
 
         PVE accepts any token while no lock is held, so a lock force-released under the
-        transaction is invisible to the writes. The first host to get here checks every remote
-        of the transaction at once; the others wait for it and read its verdict, so that no
-        remote applies before all were checked (hosts apply in parallel).
+        transaction is invisible to the writes: before any remote applies, all are checked. The
+        first host to get here does both for the whole transaction, like PDM; the others wait
+        for it and return their own result from the journal. So the apply takes one reload
+        task's time whatever the forks, instead of one per batch of forks.
         """
         with journal.exclusive("verify"):
-            verdict = journal.read().get("verification")
-            if verdict is None:
-                remotes = journal.read().get("remotes", {})
+            record = journal.read()
+            if record.get("verification") is None:
+                remotes = record.get("remotes", {})
                 hosts = sorted(h for h, e in remotes.items() if e.get("phase") in TOKEN_PHASES and e.get("token"))
                 held = await asyncio.gather(*(self._holds(args, h, remotes[h]["token"]) for h in hosts))
                 lost = [h for h, ok in zip(hosts, held) if not ok]
@@ -98,8 +100,50 @@ class ActionModule(TransactionAction):
                     journal.update(host, phase="lock_lost", token=None, error="lock lost before applying")
                 verdict = {"ok": not lost, "lost": lost}
                 journal.set_field("verification", verdict)
+                if verdict["ok"]:
+                    await self._apply_all(args, journal, {h: remotes[h]["token"] for h in hosts})
+            verdict = journal.read()["verification"]
         if not verdict["ok"]:
             raise PveFleetError(LOCK_LOST.format(remote=", ".join(verdict["lost"])))
+
+    async def _apply_all(self, args: dict, journal, tokens: dict[str, str]) -> None:
+        journal.update_many({host: {"phase": "applying"} for host in tokens})
+        pace = FleetPace()
+        results = await asyncio.gather(*(self._apply_one(args, host, token, pace) for host, token in tokens.items()))
+        for _phase, result in results:
+            result["applied_by"] = self.host  # which host's task applied the transaction
+        journal.update_many({host: {"phase": phase, "error": result.get("msg") if result.get("failed") else None,
+                                    "token": tokens[host] if phase == "failed" else None, "result": result}
+                             for host, (phase, result) in zip(tokens, results)})
+
+    async def _apply_one(self, args: dict, host: str, token: str, pace: FleetPace) -> tuple[str, dict]:
+        """One remote of the transaction: its journal phase and its task result."""
+        settings = self.connection_for(args, host)
+        try:
+            async with PveClient(settings) as client:
+                try:
+                    pending = await pending_objects(client)
+                    if not pending:
+                        await LockSession(client).release(token)
+                        return "released", {"changed": False, "applied": False, "pending": [],
+                                            "msg": "nothing pending: not applied, lock released"}
+                    outcome = await apply_and_wait(client, token, timeout=args["timeout"],
+                                                   check_nodes=args["check_nodes"], pace=pace)
+                except PveFleetError as exc:
+                    # A request failed: if it was the apply itself, PVE committed nothing and kept
+                    # the lock; if the commit happened, nothing is pending and the lock is gone.
+                    # Either way the remote is left clean, and the failure reported.
+                    unwind = await rollback_and_release(LockSession(client), token)
+                    return "apply_failed", {"failed": True, "changed": False, "applied": False,
+                                            "unwind": unwind.as_dict(),
+                                            "msg": f"the apply on {settings.remote} failed: {exc}"
+                                                   + (f"; {unwind.recovery}" if unwind.recovery else "")}
+        except PveFleetError as exc:
+            # Not even a connection: the lock and the changes are as they were; the journal
+            # keeps the token so that the rescue's rollback can release them.
+            return "failed", {"failed": True, "changed": False, "applied": False,
+                              "msg": f"the apply on {settings.remote} could not start: {exc}"}
+        return _applied(settings.remote, pending, outcome)
 
     async def _holds(self, args: dict, host: str, token: str) -> bool:
         try:
@@ -116,3 +160,13 @@ class ActionModule(TransactionAction):
             raise PveFleetError(
                 "not applying: other remotes of this transaction did not get ready: "
                 + ", ".join(bad) + ". Roll back the transaction with pvefleet.sdn.sdn_lock state=rolled_back")
+
+
+def _applied(remote: str, pending: list[str], outcome: dict) -> tuple[str, dict]:
+    """The journal phase and task result of a remote whose apply ran (its reload may have failed)."""
+    result = {"changed": True, "applied": True, "pending": pending, **outcome}
+    if not outcome["ok"]:
+        result.update(failed=True, msg=f"the apply on {remote} failed: {outcome['error']}")
+        return "apply_failed", result
+    result["msg"] = f"applied {len(pending)} change(s); reload {outcome['exitstatus']} on every node"
+    return "applied", result

@@ -15,9 +15,13 @@ description:
     task ends OK even when a node failed to reload, so the per-node check is what tells.
   - Nothing pending means nothing is applied (C(changed=false)); the lock is released.
   - Inside a transaction opened by M(pvefleet.sdn.sdn_lock), it first checks that every remote of the transaction is
-    still locked by it (one host checks them all; the others wait for its verdict), and refuses to apply anywhere if
-    a lock was lost or another remote of the transaction failed. It also refuses a multi-remote transaction not
-    protected by C(any_errors_fatal) and a C(rescue), or split by C(serial).
+    still locked by it, and refuses to apply anywhere if a lock was lost or another remote of the transaction failed.
+    It also refuses a multi-remote transaction not protected by C(any_errors_fatal) and a C(rescue), or split by
+    C(serial).
+  - Inside a transaction, the first host to run the task checks and applies every remote of the transaction at once
+    (as Proxmox Datacenter Manager does), so the apply takes one reload's time whatever C(forks) is; each host's task
+    then reports its own remote's result (RV(applied_by) names the host that applied). If the apply request of a
+    remote fails, that remote is rolled back and released, and the failure reported.
   - Once a remote has started applying, there is no rollback; the result says what happened on each node.
   - Without a transaction, the remote is applied unlocked, as Proxmox VE allows while nobody holds the lock.
 author:
@@ -97,6 +101,15 @@ error:
   description: Why the apply failed on this remote.
   returned: when it failed
   type: str
+applied_by:
+  description: Inside a transaction, the host whose task applied every remote of the transaction.
+  returned: inside a transaction, when not in check mode
+  type: str
+  sample: remote001
+unwind:
+  description: When the apply request failed, what the rollback and release of this remote did.
+  returned: when the apply request failed inside a transaction
+  type: dict
 log_tail:
   description: The last lines of the reload task's log, when it failed.
   returned: when the reload task failed

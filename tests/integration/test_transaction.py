@@ -231,3 +231,15 @@ def test_no_secret_reaches_the_output(remotes, inventory, tmp_path, emulator):
         for secret in secrets:
             assert secret not in run.output
             assert secret not in record
+
+
+def test_role_applies_every_remote_at_once_whatever_the_forks(remotes, inventory, tmp_path):
+    # With one fork, hosts run the apply task one after another; the first applies the whole
+    # transaction (one reload's time, not one per host) and the others report their own result.
+    run = run_playbook(role_play(), inventory, tmp_path, env={"ANSIBLE_FORKS": "1"})
+    assert run.rc == 0, run.output
+    applied = run.task("Apply everywhere and wait for every node")
+    assert sorted(r["host"] for r in applied) == ["remote001", "remote002", "remote003"]
+    assert {r["result"]["applied_by"] for r in applied} == {"remote001"}
+    assert all(r["result"]["applied"] and r["result"]["changed"] for r in applied)
+    assert_clean(remotes, applied=True)
