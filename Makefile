@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: venv demo test lint sanity docs-lint molecule clean
+.PHONY: venv demo test lint sanity sanity-2.16 units ansible-test-copy docs-lint molecule clean
 
 venv: $(STAMP) $(COLLECTIONS)/ansible_collections/pvefleet/sdn
 
@@ -25,8 +25,9 @@ $(COLLECTIONS)/ansible_collections/pvefleet/sdn:
 demo: venv
 	$(BIN)/python demo/run_demo.py
 
-# ansible-lint and ansible-test sanity first, then every pytest suite (unit, emulator, integration).
-test: lint sanity docs-lint molecule
+# ansible-lint, ansible-test sanity (ansible-core 2.19 and 2.16) and units first, then every pytest
+# suite (unit, emulator, integration).
+test: lint sanity docs-lint sanity-2.16 units molecule
 	$(BIN)/python -m pytest
 
 lint: venv
@@ -52,13 +53,32 @@ molecule: venv
 clean:
 	rm -rf $(VENV) .build
 
-# ansible-test needs the collection at ansible_collections/pvefleet/sdn: a copy of the tracked files.
+# ansible-test needs the collection at ansible_collections/pvefleet/sdn: a copy of the tracked files,
+# shared by sanity, sanity-2.16 and units. Its venvs get pip from the stand-in, not from the internet.
 SANITY_ROOT := $(CURDIR)/.build/sanity/ansible_collections/pvefleet/sdn
-sanity: venv
+ansible-test-copy: venv
 	rm -rf $(CURDIR)/.build/sanity && mkdir -p $(SANITY_ROOT)
 	git ls-files -z | xargs -0 -I{} cp --parents {} $(SANITY_ROOT)/
 	mkdir -p $(HOME)/.ansible/test/cache
 	cp tests/sanity/get_pip_standin.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
+	cp tests/sanity/get_pip_standin.py $(HOME)/.ansible/test/cache/get_pip_23_1_2.py
 	cd $(SANITY_ROOT) && git init -q && git add -A && \
-		git -c user.name=sanity -c user.email=sanity@invalid commit -qm sanity && \
-		$(CURDIR)/$(BIN)/ansible-test sanity --python 3.11
+		git -c user.name=sanity -c user.email=sanity@invalid commit -qm sanity
+
+sanity: ansible-test-copy
+	cd $(SANITY_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --python 3.11
+
+# The unit tests (tests/unit) as ansible-test runs them, in a venv of its own built from
+# tests/unit/requirements.txt and constraints.txt.
+units: ansible-test-copy
+	cd $(SANITY_ROOT) && $(CURDIR)/$(BIN)/ansible-test units --python 3.11 --venv
+
+# Sanity with the oldest ansible-core meta/runtime.yml supports (requires_ansible >=2.16.0).
+VENV_2_16 := $(CURDIR)/.build/venv-2.16
+$(VENV_2_16)/.installed: tests/sanity/requirements-2.16.txt
+	rm -rf $(VENV_2_16) && $(PYTHON) -m venv $(VENV_2_16)
+	$(VENV_2_16)/bin/python -m pip install --quiet -r tests/sanity/requirements-2.16.txt
+	touch $@
+
+sanity-2.16: ansible-test-copy $(VENV_2_16)/.installed
+	cd $(SANITY_ROOT) && $(VENV_2_16)/bin/ansible-test sanity --python 3.11

@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-COLLECTIONS = Path(__file__).resolve().parents[4] / ".build" / "collections"
+from ansible_collections.pvefleet.sdn.plugins.module_utils import _deps
+
+# The directory holding ansible_collections/pvefleet/sdn that this run imports the collection from
+# (.build/collections for pytest, ansible-test's copy for `ansible-test units`).
+COLLECTIONS = Path(_deps.__file__).parents[5]
 MODULES = ["_models._wire", "_models._input_errors", "_models._zones", "_models._vnets",
            "_models._subnets", "_models._controllers", "_models._compare", "_resource"]
 
