@@ -82,3 +82,14 @@ $(VENV_2_16)/.installed: tests/sanity/requirements-2.16.txt
 
 sanity-2.16: ansible-test-copy $(VENV_2_16)/.installed
 	cd $(SANITY_ROOT) && $(VENV_2_16)/bin/ansible-test sanity --python 3.11
+
+# The fleet benchmark (bench/run.py; not part of `make test`): every method at N = 1, 10, 100,
+# 1000 remotes; writes bench/results/. BENCH_ARGS="--sizes 1,10" for a short run.
+.PHONY: bench
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): bench/requirements.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: venv $(BENCH_STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
