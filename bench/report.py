@@ -1,6 +1,11 @@
-"""The benchmark's Markdown table and plot, from the data run.py collected."""
+"""The benchmark's Markdown table and plot, from the data run.py collected.
+
+    python bench/report.py [bench/results]    # write them again from results.json
+"""
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 
@@ -17,18 +22,21 @@ def markdown(data: dict) -> str:
         f"{config['cpus']} CPUs shared by the controller and the emulated remotes. Lower bound: "
         f"{config['protocol_round_trips']} round trips x latency + task = {bound:g} s.",
         "",
-        "| N | method | wall time (s) | x lower bound | controller peak memory (MiB) |",
-        "|---:|---|---:|---:|---:|",
+        "| N | method | wall time (s) | x lower bound | controller peak memory (MiB) | controller CPU (s) "
+        "| emulated remotes' CPU (s) |",
+        "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for size in config["sizes"]:
-        lines.append(f"| {size} | lower bound | {bound:.2f} | 1.00 | |")
+        lines.append(f"| {size} | lower bound | {bound:.2f} | 1.00 | | | |")
         for result in (r for r in data["results"] if r["size"] == size):
             if result["skipped"]:
-                lines.append(f"| {size} | {result['label']} | {result['skipped']} | | |")
+                lines.append(f"| {size} | {result['label']} | {result['skipped']} | | | | |")
                 continue
             failed = "" if result["ok"] else " (FAILED)"
+            detail = result["detail"]
             lines.append(f"| {size} | {result['label']}{failed} | {result['wall']:.2f} | "
-                         f"{result['wall'] / bound:.2f} | {result['peak_rss_mib']:.0f} |")
+                         f"{result['wall'] / bound:.2f} | {result['peak_rss_mib']:.0f} | "
+                         f"{detail.get('controller_cpu', '')} | {detail.get('emulator_cpu', '')} |")
     overhead = per_remote_overhead(data)
     if overhead:
         lines += ["", "Task-by-task overhead per remote ((wall time - lower bound) / N):", ""]
@@ -68,3 +76,8 @@ def plot(data: dict, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+if __name__ == "__main__":
+    results = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent / "results")
+    write_reports(json.loads((results / "results.json").read_text(encoding="utf-8")), results)
