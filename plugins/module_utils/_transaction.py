@@ -30,9 +30,9 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
+from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Snapshot, snapshot_scope
-from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import FORCE_RELEASE_HINT, rollback_and_release
 
 # How long a journal update may wait to be written (see _flush_every).
