@@ -2,7 +2,7 @@
 """How often the remotes of one fleet poll their reload tasks.
 
 Every remote's reload starts at about the same moment and, on similar clusters, takes about as
-long. So a few scouts poll closely (from 50 ms up, at most every 0.25 s); the others poll
+long. So a few scouts poll closely (from 50 ms up, at most every 0.1 s); the others poll
 rarely until a scout's task ends, which tells everyone how long a reload takes; each of them
 then polls when its own task should end, and closely after that. A fleet of a thousand then
 costs a handful of polls per remote, yet every remote notices its task's end about as soon as
@@ -14,6 +14,8 @@ import asyncio
 from typing import Optional
 
 SCOUTS = 5
+# How far apart a scout polls at most, and a remote whose task should have ended by now.
+CLOSE_MAX = 0.1
 # The others' polls before anything is known: from PATIENT_FIRST, doubling up to PATIENT_MAX.
 PATIENT_FIRST = 0.25
 PATIENT_MAX = 1.0

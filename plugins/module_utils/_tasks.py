@@ -14,7 +14,7 @@ import urllib.parse
 from typing import Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, InvalidInput, TaskTimeout
-from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import PATIENT_FIRST, PATIENT_MAX, FleetPace
+from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import CLOSE_MAX, PATIENT_FIRST, PATIENT_MAX, FleetPace
 
 # pve-sdn-api.md §8.1
 _UPID = re.compile(
@@ -80,11 +80,11 @@ class TaskFollower:
         self.first_interval, self.max_interval, self.backoff = first_interval, max_interval, backoff
         self.log_lines = log_lines
 
-    def _intervals(self):
-        interval = self.first_interval
+    def _intervals(self, ceiling: Optional[float] = None):
+        interval, ceiling = self.first_interval, ceiling or self.max_interval
         while True:
             yield interval
-            interval = min(self.max_interval, interval * self.backoff)
+            interval = min(ceiling, interval * self.backoff)
 
     async def wait(self, upid: Upid | str, *, timeout: float = 600.0, pace: Optional[FleetPace] = None) -> TaskResult:
         """Poll until the task stops. With `pace` (a fleet's), this task's polls follow the
@@ -93,7 +93,9 @@ class TaskFollower:
         path = f"/nodes/{upid.node}/tasks/{urllib.parse.quote(upid.text, safe='')}"
         started = last_running = time.monotonic()
         close = pace is None or pace.enrol()
-        intervals = self._intervals() if close else _doubling(PATIENT_FIRST, PATIENT_MAX)
+        # In a fleet, the few that poll closely can afford to poll closer still.
+        ceiling = CLOSE_MAX if pace is not None else None
+        intervals = self._intervals(ceiling) if close else _doubling(PATIENT_FIRST, PATIENT_MAX)
         while True:
             status = await self.client.get(path + "/status")
             now = time.monotonic()
@@ -109,7 +111,7 @@ class TaskFollower:
             interval = next(intervals)
             if not close and pace is not None and pace.expected is not None:
                 # Poll when this task should end, and closely from then on.
-                close, intervals = True, self._intervals()
+                close, intervals = True, self._intervals(ceiling)
                 interval = max(0.0, started + pace.expected - now) or next(intervals)
             if now - started + interval > timeout:
                 raise TaskTimeout(upid.text, timeout)
@@ -119,7 +121,7 @@ class TaskFollower:
             await pace.sleep(interval)
             if pace.expected is not None:  # woken because a scout's task ended: wait for ours
                 await asyncio.sleep(max(0.0, started + pace.expected - time.monotonic()))
-                close, intervals = True, self._intervals()
+                close, intervals = True, self._intervals(ceiling)
 
     async def _log_tail(self, path: str) -> list[str]:
         try:
