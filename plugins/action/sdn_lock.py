@@ -3,12 +3,15 @@
 """Take, release or roll back a remote's SDN lock as part of a transaction (docs: modules/sdn_lock.py)."""
 from __future__ import annotations
 
+import asyncio
+
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
     CONNECTION,
     JOURNAL,
     LOCK_TOKEN,
     merge,
 )
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError, TransportError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import ACTIVE_PHASES, JournalConflict, RunId
@@ -103,10 +106,16 @@ class ActionModule(TransactionAction):
         journal = self.journal(args)
         record = journal.read()
         owner, run = record.get("run"), RunId.current()
-        if owner and owner != run.as_dict() and RunId(**owner).is_alive():
+        foreign = bool(owner) and owner != run.as_dict()
+        # A run of another controller (an earlier AWX job's container) cannot be checked from here:
+        # force says it is gone. A live run of this controller is never taken over.
+        elsewhere = foreign and owner["controller"] != run.controller
+        if foreign and RunId(**owner).is_alive() and not (elsewhere and args["force"]):
             raise JournalConflict(
-                f"transaction '{args['transaction']}' belongs to a run that is still going (pid {owner['pid']} "
-                f"on {owner['controller']}); not rolling back its remotes from here")
+                f"transaction '{args['transaction']}' belongs to a run that may still be going (pid {owner['pid']} "
+                f"on {owner['controller']}); not rolling back its remotes from here"
+                + (". If that run is gone (its controller or container no longer exists), recover with force=true"
+                   if elsewhere else ""))
         hosts = [self.host] + sorted(h for h in record.get("remotes", {}) if h != self.host)
         # Why the transaction is being rolled back: the errors the remotes recorded.
         cause = {h: e["error"] for h, e in sorted(record.get("remotes", {}).items()) if e.get("error")}
@@ -118,19 +127,31 @@ class ActionModule(TransactionAction):
             outcomes[self.host] = await self._roll_back_unrecorded(args)
         for host in hosts:
             entry = journal.claim(host, ACTIVE_PHASES - {"rolling_back"}, "rolling_back")
+            if entry is None and foreign:
+                # A run that is gone may have died while applying: find out how far it got.
+                entry = journal.claim(host, frozenset({"applying"}), "rolling_back")
             if entry is None:
                 continue
             outcome = await self._roll_back_one(args, host, entry)
             journal.update(host, phase=outcome["state"], unwind=outcome)
             outcomes[host] = outcome
         failed = sorted(h for h, o in outcomes.items() if not o["ok"])
-        result = {"changed": bool(outcomes), "remotes": outcomes, "failed_remotes": failed, "cause": cause}
+        changed = any(o["state"] != "clean" for o in outcomes.values())
+        result = {"changed": changed, "remotes": outcomes, "failed_remotes": failed, "cause": cause}
         if failed:
             result.update(failed=True, msg="could not roll back and release every remote: "
                           + "; ".join(f"{h}: {outcomes[h]['state']}, {outcomes[h].get('recovery', '')}" for h in failed))
         else:
-            result["msg"] = (f"rolled back and released {len(outcomes)} remote(s)" if outcomes
-                             else "nothing to roll back: no remote of the transaction is locked")
+            states: dict[str, int] = {}
+            for outcome in outcomes.values():
+                if outcome["state"] != "clean":
+                    states[outcome["state"]] = states.get(outcome["state"], 0) + 1
+            if not changed:
+                result["msg"] = "nothing to roll back: no remote of the transaction is locked"
+            elif set(states) == {"rolled_back"}:
+                result["msg"] = f"rolled back and released {states['rolled_back']} remote(s)"
+            else:
+                result["msg"] = "remotes " + ", ".join(f"{state}: {n}" for state, n in sorted(states.items()))
         return result
 
     async def _roll_back_one(self, args: dict, host: str, entry: dict) -> dict:
@@ -143,6 +164,8 @@ class ActionModule(TransactionAction):
                     return {"state": "unknown" if held else "released", "ok": not held, "recovery": (
                         f"the lock request got no answer and a lock is held now; it may be ours: {FORCE_RELEASE_HINT}"
                         if held else "")}
+                if entry.get("phase") == "applying":
+                    return await _settle_applying(client, session, entry.get("token"))
                 return (await rollback_and_release(session, entry.get("token"))).as_dict()
         except PveFleetError as exc:
             return {"state": "stuck", "ok": False, "errors": [str(exc)], "recovery": FORCE_RELEASE_HINT}
@@ -154,6 +177,24 @@ class ActionModule(TransactionAction):
         async with PveClient(settings) as client:
             session = LockSession(client)
             if args["force"]:
+                held, pending = await asyncio.gather(session.probe(), pending_objects(client))
+                if not held and not pending:
+                    return {"state": "clean", "ok": True}  # nothing to force
                 await session.release(None, force=True)
                 return (await rollback_and_release(session, None)).as_dict()
             return (await rollback_and_release(session, args["lock_token"])).as_dict()
+
+
+async def _settle_applying(client, session: LockSession, token) -> dict:
+    """A remote whose run died while applying it. Still locked with our token: the apply never
+    committed, so it is rolled back. Lock free and nothing pending: the apply committed (its
+    reload ran or runs on; sdn_info shows each node). Anything else is left for a person."""
+    if token and await session.holds(token):
+        return (await rollback_and_release(session, token)).as_dict()
+    held, pending = await asyncio.gather(session.probe(), pending_objects(client))
+    if not held and not pending:
+        return {"state": "applied", "ok": True,
+                "recovery": "the apply was committed before the run stopped; check each node with pvefleet.sdn.sdn_info"}
+    return {"state": "stuck", "ok": False, "recovery": (
+        f"the run stopped while applying; the lock is {'held by another client' if held else 'free'} and "
+        f"{len(pending)} change(s) are pending: inspect them with pvefleet.sdn.sdn_info, then apply or roll back by hand")}

@@ -20,6 +20,9 @@ description:
     remote of the transaction) that is still locked, each exactly once, however many hosts run the task at the same
     time. If a rollback fails, a plain release is tried, and the result says which remote is left in which state and
     how to recover it. Put it in the C(rescue) of the transaction's block.
+  - Run after a run that died (the playbook C(pvefleet.sdn.recover)), V(rolled_back) also settles the remotes that
+    run was applying: still locked with its token, the apply never committed and is rolled back; lock free and
+    nothing pending, the apply committed and the remote is recorded as applied; otherwise it says what is left.
   - V(released) releases the lock without discarding the pending changes; with O(force=true), whoever holds it.
   - Several remotes in one transaction need the block to have C(any_errors_fatal) and a C(rescue), or else a failure
     on one remote would let the others apply; the task refuses to lock otherwise, and refuses when C(serial) splits
@@ -46,6 +49,8 @@ options:
       - With V(released), free the lock whoever holds it.
       - With V(rolled_back) and no record of the transaction, free the lock whoever holds it and discard the pending
         changes. Use only when no other client (another run, Proxmox Datacenter Manager) may be using the lock.
+      - With V(rolled_back) and a record made by a run on another controller (an earlier AWX job's container, whose
+        process cannot be checked from here), treat that run as gone and recover its remotes.
     type: bool
     default: false
   release_on_exit:

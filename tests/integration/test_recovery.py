@@ -1,6 +1,7 @@
 """The shipped playbooks, recovery after a killed controller, concurrent transactions, reload faults."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -220,3 +221,62 @@ def test_fleet_lock_failure_leaves_a_journal_the_next_run_accepts(remotes, inven
     second = run_playbook(fleet_play(), inventory, tmp_path / "2", env=journal)
     assert second.rc == 0, second.output
     assert_clean(remotes, applied=True)
+
+
+def test_recovery_settles_remotes_a_killed_run_was_applying(remotes, inventory, tmp_path):
+    for remote in remotes:
+        remote.control.faults(reload="hang")  # the apply commits; its reload never ends
+    journal_dir = tmp_path / "journal"
+    play = [{"name": "t", "hosts": "remotes", "gather_facts": False, "tasks": [{
+        "name": "transaction", "any_errors_fatal": True,
+        "block": [{"name": "lock", "pvefleet.sdn.sdn_lock": {"state": "locked"}},
+                  {"name": "zone", "pvefleet.sdn.sdn_zone": {"zone": "simple1", "type": "simple"}},
+                  {"name": "apply", "pvefleet.sdn.sdn_apply": {}}],
+        "rescue": [{"name": "rollback", "pvefleet.sdn.sdn_lock": {"state": "rolled_back"}}]}]}]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "playbook.yml").write_text(yaml.safe_dump(play))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
+               PVEFLEET_SDN_JOURNAL_DIR=str(journal_dir))
+    proc = subprocess.Popen([str(BIN / "ansible-playbook"), "-i", str(inventory), str(tmp_path / "run" / "playbook.yml")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    record = journal_dir / "default.json"
+    wait_until(lambda: record.exists() and all(
+        e.get("phase") == "applying" for e in json.loads(record.read_text())["remotes"].values()))
+    wait_until(lambda: all(r.control.state()["running"]["zones"] for r in remotes))  # committed
+    kill_run(proc, journal_dir)
+    for remote in remotes:
+        remote.control.clear_faults()
+
+    run = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "recover",
+                       env={"PVEFLEET_SDN_JOURNAL_DIR": str(journal_dir)})
+    assert run.rc == 0, run.output
+    # Settled: committed, so recorded as applied, and nothing in the record refuses a new run.
+    assert {e["phase"] for e in json.loads(record.read_text())["remotes"].values()} == {"applied"}
+    assert "remotes applied: " in run.output  # split between the hosts running the task
+    for remote in remotes:
+        state = remote.control.state()
+        assert not state["lock"]["held"] and not state["has_pending_changes"], remote.name
+
+
+def test_a_record_from_another_controller_is_recovered_only_with_force(remotes, inventory, tmp_path):
+    journal_dir = tmp_path / "journal"
+    proc = start_killable_run(inventory, tmp_path / "run", journal_dir)
+    wait_until(lambda: all(r.control.state()["pending"]["zones"] for r in remotes))
+    kill_run(proc, journal_dir)
+    record_path = journal_dir / "default.json"
+    record = json.loads(record_path.read_text())
+    record["run"]["controller"] = "an-earlier-awx-job"  # its process cannot be checked from here
+    record_path.write_text(json.dumps(record))
+    env = {"PVEFLEET_SDN_JOURNAL_DIR": str(journal_dir)}
+
+    refused = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "refused", env=env)
+    assert refused.rc != 0 and "recover with force=true" in refused.output
+    assert all(r.control.state()["lock"]["held"] for r in remotes)
+
+    forced = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "forced", env=env,
+                          extra_args=["-e", "force=true"])
+    assert forced.rc == 0, forced.output
+    for remote in remotes:
+        state = remote.control.state()
+        assert not state["lock"]["held"] and state["pending"] == EMPTY, remote.name
