@@ -46,10 +46,10 @@ async def _pending_subnets(client, vnet: str) -> list[str]:
 async def apply_and_wait(client, token: str | None, *, timeout: float, check_nodes: bool = True,
                          nodes: list[str] | None = None, pace: FleetPace | None = None) -> dict:
     """Apply (releasing the lock when a token is given) and wait for the reload task and, with
-    check_nodes, for every node's zones to leave `pending` (`nodes`: the cluster's node names,
-    if already known; `pace`: the fleet's reload polling, _pace.py). Returns a per-remote report (a task that fails or does not finish in time
-    is in it); raises only when a request failed, and before the commit only when the apply
-    request itself failed (then PVE kept the lock)."""
+    check_nodes, for every node's zones to leave `pending` (`nodes`: the cluster's node names, if
+    already known; `pace`: the fleet's reload polling, _pace.py). Returns a per-remote report (a
+    task that fails or does not finish in time is in it); raises only when a request failed, and
+    before the commit only when the apply request itself failed (then PVE kept the lock)."""
     started = time.monotonic()
     follower = TaskFollower(client)
     upid = await LockSession(client).apply(token, release=True)

@@ -21,8 +21,8 @@ description:
     time. If a rollback fails, a plain release is tried, and the result says which remote is left in which state and
     how to recover it. Put it in the C(rescue) of the transaction's block.
   - Run after a run that died (the playbook C(pvefleet.sdn.recover)), V(rolled_back) also settles the remotes that
-    run was applying: still locked with its token, the apply never committed and is rolled back; lock free and
-    nothing pending, the apply committed and the remote is recorded as applied; otherwise it says what is left.
+    run was applying. A remote still locked with its token never committed, and is rolled back; a remote with its
+    lock free and nothing pending committed, and is recorded as applied; for any other, the result says what is left.
   - V(released) releases the lock without discarding the pending changes; with O(force=true), whoever holds it.
   - Several remotes in one transaction need the block to have C(any_errors_fatal) and a C(rescue), or else a failure
     on one remote would let the others apply; the task refuses to lock otherwise, and refuses when C(serial) splits
