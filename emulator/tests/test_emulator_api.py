@@ -268,3 +268,22 @@ def test_proxmoxer_drives_the_sdn_api(remote):
             time.sleep(0.1)
         state = remote.control.state()
         assert not state["lock"]["held"] and "v1" in state["running"]["vnets"]
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_about_five_seconds(emulator):
+    import socket
+    import ssl as ssl_module
+    import time
+
+    remote = next(iter(emulator.remotes.values()))
+    context = ssl_module.create_default_context(cafile=remote.ca_path)
+    with socket.create_connection((remote.host, remote.port)) as raw:
+        with context.wrap_socket(raw, server_hostname=remote.host) as tls:
+            token = (f"PVEAPIToken={remote.vars['pvefleet_sdn_api_user']}!{remote.vars['pvefleet_sdn_api_token_id']}"
+                     f"={remote.token_secret}")
+            tls.sendall(f"GET /api2/json/version HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n\r\n".encode())
+            assert tls.recv(65536).startswith(b"HTTP/1.1 200")  # answered, and kept open
+            tls.settimeout(10)
+            started = time.monotonic()
+            assert tls.recv(1) == b""  # then closed by the server when idle
+            assert 3.5 < time.monotonic() - started < 8

@@ -17,6 +17,9 @@ from pvefleet_emulator.inventory import write_inventory
 from pvefleet_emulator.remote import Remote, RemoteSettings
 
 
+KEEPALIVE_IDLE_SECONDS = 5.0
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pvefleet-emulator", description=__doc__)
     parser.add_argument("--remotes", type=int, default=3, help="how many PVE clusters (default 3)")
@@ -55,7 +58,8 @@ async def serve(args: argparse.Namespace) -> None:
                       args.state_dir)
                for i, (address, port) in enumerate(endpoints(args))]
     emulator = ApiApp(remotes)
-    runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False)
+    # pveproxy closes a kept-alive connection after about 5 s idle (pve-sdn-api.md §2.4).
+    runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_IDLE_SECONDS)
     await runner.setup()
     for remote in remotes:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
