@@ -69,11 +69,17 @@ def kill_run(proc: subprocess.Popen, journal_dir) -> None:
             os.kill(int(pid), signal.SIGKILL)
 
 
-def test_recovery_playbook_restores_what_a_killed_run_left(remotes, inventory, tmp_path):
+def killed_mid_transaction(remotes, inventory, tmp_path):
+    """A run SIGKILLed with every remote locked and a change pending; its journal directory."""
     journal_dir = tmp_path / "journal"
     proc = start_killable_run(inventory, tmp_path / "run", journal_dir)
     wait_until(lambda: all(r.control.state()["pending"]["zones"] for r in remotes))
     kill_run(proc, journal_dir)
+    return journal_dir
+
+
+def test_recovery_playbook_restores_what_a_killed_run_left(remotes, inventory, tmp_path):
+    journal_dir = killed_mid_transaction(remotes, inventory, tmp_path)
     assert all(r.control.state()["lock"]["held"] for r in remotes)
     assert (journal_dir / "default.json").exists()
 
@@ -86,10 +92,7 @@ def test_recovery_playbook_restores_what_a_killed_run_left(remotes, inventory, t
 
 
 def test_recovery_without_the_journal_needs_force(remotes, inventory, tmp_path):
-    journal_dir = tmp_path / "journal"
-    proc = start_killable_run(inventory, tmp_path / "run", journal_dir)
-    wait_until(lambda: all(r.control.state()["pending"]["zones"] for r in remotes))
-    kill_run(proc, journal_dir)
+    journal_dir = killed_mid_transaction(remotes, inventory, tmp_path)
     empty_journal = tmp_path / "elsewhere"
     env = {"PVEFLEET_SDN_JOURNAL_DIR": str(empty_journal)}
 
@@ -107,10 +110,7 @@ def test_recovery_without_the_journal_needs_force(remotes, inventory, tmp_path):
 
 
 def test_a_new_run_refuses_to_start_over_a_dead_runs_locks(remotes, inventory, tmp_path):
-    journal_dir = tmp_path / "journal"
-    proc = start_killable_run(inventory, tmp_path / "run", journal_dir)
-    wait_until(lambda: all(r.control.state()["pending"]["zones"] for r in remotes))
-    kill_run(proc, journal_dir)
+    journal_dir = killed_mid_transaction(remotes, inventory, tmp_path)
     run = run_playbook(role_play(), inventory, tmp_path / "again", env={"PVEFLEET_SDN_JOURNAL_DIR": str(journal_dir)})
     assert run.rc != 0
     assert "recovery playbook" in run.output
@@ -260,10 +260,7 @@ def test_recovery_settles_remotes_a_killed_run_was_applying(remotes, inventory, 
 
 
 def test_a_record_from_another_controller_is_recovered_only_with_force(remotes, inventory, tmp_path):
-    journal_dir = tmp_path / "journal"
-    proc = start_killable_run(inventory, tmp_path / "run", journal_dir)
-    wait_until(lambda: all(r.control.state()["pending"]["zones"] for r in remotes))
-    kill_run(proc, journal_dir)
+    journal_dir = killed_mid_transaction(remotes, inventory, tmp_path)
     record_path = journal_dir / "default.json"
     record = json.loads(record_path.read_text())
     record["run"]["controller"] = "an-earlier-awx-job"  # its process cannot be checked from here
