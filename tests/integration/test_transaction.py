@@ -16,6 +16,11 @@ ZONES = ({"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan":
 VNETS = ({"vnet": "vnet1", "zone": "evpn1", "tag": 11000},)
 EMPTY = {"zones": {}, "vnets": {}, "subnets": {}, "controllers": {}}
 
+# Every write of the transaction, failing with PVE's error or with the connection dropped after PVE
+# made the change (the answer lost), on the first, a middle and the last remote of the lock order.
+WRITES = ("controllers", "zones", "vnets")
+FAULTS = {"error": {"message": "injected: disk full"}, "answer lost": {"drop": "after"}}
+
 
 def role_play(vnets=VNETS, hosts="remotes", **role_vars):
     return [{"name": "transaction", "hosts": hosts, "gather_facts": False, "roles": [{
@@ -67,6 +72,20 @@ def test_role_rolls_back_every_remote_when_a_change_fails(remotes, inventory, tm
     assert sorted(r["host"] for r in rollbacks) == ["remote001", "remote002", "remote003"]
     rolled = [host for r in rollbacks for host in r["result"]["remotes"]]
     assert sorted(rolled) == ["remote001", "remote002", "remote003"]  # each remote exactly once
+    assert_clean(remotes, applied=False)
+    for remote in remotes:
+        assert remote.control.state()["pending"] == EMPTY
+
+
+@pytest.mark.parametrize("write", WRITES)
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_role_rolls_back_every_remote_whichever_write_fails(remotes, inventory, tmp_path, write, fault):
+    remotes[1].control.fail("POST", f"^/cluster/sdn/{write}$", **FAULTS[fault])
+    run = run_playbook(role_play(sdn_transaction_preflight=False), inventory, tmp_path)
+    assert run.rc != 0
+    rolled = [host for r in run.task("Roll back and release every remote of the transaction")
+              for host in r["result"]["remotes"]]
+    assert sorted(rolled) == ["remote001", "remote002", "remote003"]
     assert_clean(remotes, applied=False)
     for remote in remotes:
         assert remote.control.state()["pending"] == EMPTY
@@ -156,15 +175,17 @@ def test_fleet_task_applies_everywhere_and_reports(remotes, inventory, tmp_path)
     assert not again.one("fleet", "remote001")["result"]["changed"]
 
 
-@pytest.mark.parametrize("failing", ["remote001", "remote003"])
-def test_fleet_task_rolls_back_everywhere(remotes, inventory, tmp_path, failing):
+@pytest.mark.parametrize("failing", ["remote001", "remote002", "remote003"])
+@pytest.mark.parametrize("write", WRITES)
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fleet_task_rolls_back_everywhere(remotes, inventory, tmp_path, failing, write, fault):
     by_name = {r.name: r for r in remotes}
-    by_name[failing].control.fail("POST", "^/cluster/sdn/vnets$", message="injected: disk full")
+    by_name[failing].control.fail("POST", f"^/cluster/sdn/{write}$", **FAULTS[fault])
     run = run_playbook(fleet_play(), inventory, tmp_path)
     assert run.rc != 0
     result = run.one("fleet", "remote001")["result"]
     assert result["failed_remotes"][0]["host"] == failing
-    assert "injected: disk full" in result["failed_remotes"][0]["error"]
+    assert ("injected: disk full" if fault == "error" else "no answer") in result["failed_remotes"][0]["error"]
     assert_clean(remotes, applied=False)
     for remote in remotes:
         assert remote.control.state()["pending"] == EMPTY
