@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, node_names, pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
@@ -69,7 +69,6 @@ class Remote:
     apply: Optional[dict] = None
     unwind: Optional[dict] = None
     pending: list[str] = field(default_factory=list)
-    nodes: Optional[list[str]] = None
     client: Any = None
 
     @property
@@ -293,12 +292,8 @@ class FleetTransaction:
                     self._record(remote, phase="changed")
 
     async def _snapshot(self, remote: Remote) -> Snapshot:
-        """Read once, under our lock (nobody else can write until we apply or roll back): the
-        objects' listings and, in the same round trip, the node names the apply will check."""
-        snapshot, remote.nodes = await asyncio.gather(
-            Snapshot.load(remote.client, *snapshot_scope(remote.objects)),
-            node_names(remote.client) if self.check_nodes else _nothing())
-        return snapshot
+        """Read once, under our lock: nobody else can write until we apply or roll back."""
+        return await Snapshot.load(remote.client, *snapshot_scope(remote.objects))
 
     async def _object(self, remote: Remote, obj: DesiredObject, token: Optional[str], reader) -> dict:
         try:
@@ -345,8 +340,7 @@ class FleetTransaction:
         self._record(remote, phase="applying")
         try:
             remote.apply = await apply_and_wait(remote.client, remote.token, timeout=self.apply_timeout,
-                                                check_nodes=self.check_nodes, nodes=remote.nodes,
-                                                pace=self._pace)
+                                                check_nodes=self.check_nodes, pace=self._pace)
         except PveFleetError as exc:
             # A request failed. If it was the apply itself, PVE committed nothing and kept the lock
             # (§3.5); if the commit happened, the rollback finds nothing pending and the lock gone.
