@@ -63,9 +63,11 @@ class SdnAction(ActionBase):
         `fallback` (a journal entry) fills in what neither has, for a host gone from the inventory.
         """
         host = host or self.host
+        # Another host's variables are computed whole on each access: fetched once per host.
+        variables = self.task_vars if host == self.host else self.task_vars.get("hostvars", {}).get(host, {})
         params = {}
         for name in CONNECTION:
-            from_args, from_vars = args.get(name), self._host_var(host, HOSTVAR_PREFIX + name)
+            from_args, from_vars = args.get(name), self._host_var(variables, HOSTVAR_PREFIX + name)
             first, second = (from_args, from_vars) if host == self.host else (from_vars, from_args)
             value = first if first is not None else second
             if value is None and fallback:
@@ -75,11 +77,7 @@ class SdnAction(ActionBase):
             params[name] = value if value is not None else CONNECTION_DEFAULTS.get(name)
         return ConnectionSettings.from_params(params, remote=host)
 
-    def _host_var(self, host: str, name: str):
-        if host == self.host:
-            variables = self.task_vars
-        else:
-            variables = self.task_vars.get("hostvars", {}).get(host, {})
+    def _host_var(self, variables, name: str):
         if name not in variables:
             return None
         return self._templar.template(variables[name])
