@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
     CONNECTION,
@@ -136,22 +137,17 @@ class ActionModule(TransactionAction):
             journal.update(host, phase=outcome["state"], unwind=outcome)
             outcomes[host] = outcome
         failed = sorted(h for h, o in outcomes.items() if not o["ok"])
-        changed = any(o["state"] != "clean" for o in outcomes.values())
-        result = {"changed": changed, "remotes": outcomes, "failed_remotes": failed, "cause": cause}
+        states = Counter(o["state"] for o in outcomes.values() if o["state"] != "clean")
+        result = {"changed": bool(states), "remotes": outcomes, "failed_remotes": failed, "cause": cause}
         if failed:
             result.update(failed=True, msg="could not roll back and release every remote: "
                           + "; ".join(f"{h}: {outcomes[h]['state']}, {outcomes[h].get('recovery', '')}" for h in failed))
+        elif not states:
+            result["msg"] = "nothing to roll back: no remote of the transaction is locked"
+        elif set(states) == {"rolled_back"}:
+            result["msg"] = f"rolled back and released {states['rolled_back']} remote(s)"
         else:
-            states: dict[str, int] = {}
-            for outcome in outcomes.values():
-                if outcome["state"] != "clean":
-                    states[outcome["state"]] = states.get(outcome["state"], 0) + 1
-            if not changed:
-                result["msg"] = "nothing to roll back: no remote of the transaction is locked"
-            elif set(states) == {"rolled_back"}:
-                result["msg"] = f"rolled back and released {states['rolled_back']} remote(s)"
-            else:
-                result["msg"] = "remotes " + ", ".join(f"{state}: {n}" for state, n in sorted(states.items()))
+            result["msg"] = "remotes " + ", ".join(f"{state}: {n}" for state, n in sorted(states.items()))
         return result
 
     async def _roll_back_one(self, args: dict, host: str, entry: dict) -> dict:

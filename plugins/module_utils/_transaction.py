@@ -237,7 +237,7 @@ class FleetTransaction:
     # The steps, one remote each
 
     async def _check_one(self, remote: Remote) -> None:
-        reader = await Snapshot.load(remote.client, *snapshot_scope(remote.objects))
+        reader = await self._snapshot(remote)
         remote.results = [await self._object(remote, obj, None, reader) for obj in remote.objects]
         remote.changed = any(result["changed"] for result in remote.results)
         remote.phase = "checked"
@@ -292,7 +292,7 @@ class FleetTransaction:
                     self._record(remote, phase="changed")
 
     async def _snapshot(self, remote: Remote) -> Snapshot:
-        """Read once, under our lock: nobody else can write until we apply or roll back."""
+        """Read once; under our lock nobody else can write until we apply or roll back."""
         return await Snapshot.load(remote.client, *snapshot_scope(remote.objects))
 
     async def _object(self, remote: Remote, obj: DesiredObject, token: Optional[str], reader) -> dict:

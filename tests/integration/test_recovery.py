@@ -11,7 +11,7 @@ import time
 import yaml
 
 from playbook import BIN, REPO, run_playbook
-from test_transaction import EMPTY, assert_clean, fleet_play, role_play
+from test_transaction import EMPTY, assert_clean, assert_unlocked_and_empty, fleet_play, role_play
 
 PLAYBOOKS = REPO / "playbooks"
 
@@ -86,9 +86,7 @@ def test_recovery_playbook_restores_what_a_killed_run_left(remotes, inventory, t
     run = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "recover",
                        env={"PVEFLEET_SDN_JOURNAL_DIR": str(journal_dir)})
     assert run.rc == 0, run.output
-    for remote in remotes:
-        state = remote.control.state()
-        assert not state["lock"]["held"] and state["pending"] == EMPTY, remote.name
+    assert_unlocked_and_empty(remotes)
 
 
 def test_recovery_without_the_journal_needs_force(remotes, inventory, tmp_path):
@@ -104,9 +102,7 @@ def test_recovery_without_the_journal_needs_force(remotes, inventory, tmp_path):
     forced = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "force", env=env,
                           extra_args=["-e", "force=true"])
     assert forced.rc == 0, forced.output
-    for remote in remotes:
-        state = remote.control.state()
-        assert not state["lock"]["held"] and state["pending"] == EMPTY, remote.name
+    assert_unlocked_and_empty(remotes)
 
 
 def test_a_new_run_refuses_to_start_over_a_dead_runs_locks(remotes, inventory, tmp_path):
@@ -179,9 +175,7 @@ def test_lock_answer_lost_is_reported_as_a_possible_orphan(remotes, inventory, t
     for result in run.task("Roll back and release every remote of the transaction"):
         outcomes.update(result["result"].get("remotes", {}))
     assert outcomes["remote002"]["state"] == "unknown"
-    for remote in (remotes[0], remotes[2]):
-        state = remote.control.state()
-        assert not state["lock"]["held"] and state["pending"] == EMPTY
+    assert_unlocked_and_empty((remotes[0], remotes[2]))
     assert remotes[1].control.state()["lock"]["held"]  # the orphan, named in the output
 
 
@@ -274,6 +268,4 @@ def test_a_record_from_another_controller_is_recovered_only_with_force(remotes, 
     forced = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "forced", env=env,
                           extra_args=["-e", "force=true"])
     assert forced.rc == 0, forced.output
-    for remote in remotes:
-        state = remote.control.state()
-        assert not state["lock"]["held"] and state["pending"] == EMPTY, remote.name
+    assert_unlocked_and_empty(remotes)

@@ -35,6 +35,13 @@ def fleet_play(vnets=VNETS, **options):
             "controllers": list(CONTROLLERS), "zones": list(ZONES), "vnets": list(vnets), **options}}]}]
 
 
+def assert_unlocked_and_empty(remotes):
+    """No lock, and nothing in the pending configuration at all."""
+    for remote in remotes:
+        state = remote.control.state()
+        assert not state["lock"]["held"] and state["pending"] == EMPTY, remote.name
+
+
 def assert_clean(remotes, applied: bool):
     """No lock, nothing pending, and the running config with or without the change."""
     for remote in remotes:
@@ -96,9 +103,7 @@ def test_lock_failure_on_one_remote_releases_the_others(remotes, inventory, tmp_
     run = run_playbook(role_play(), inventory, tmp_path)
     assert run.rc != 0
     assert "another client holds the SDN lock" in run.output
-    for remote in (remotes[0], remotes[2]):
-        state = remote.control.state()
-        assert not state["lock"]["held"] and state["pending"] == EMPTY
+    assert_unlocked_and_empty((remotes[0], remotes[2]))
     assert remotes[1].control.state()["lock"]["held"]  # the other client's lock stays
 
 
