@@ -53,26 +53,22 @@ async def apply_and_wait(client, token: str | None, *, timeout: float, check_nod
     started = time.monotonic()
     follower = TaskFollower(client)
     upid = await LockSession(client).apply(token, release=True)
-    # The node names are read while the reload runs: the wait is idle time anyway.
-    nodes = asyncio.ensure_future(node_names(client)) if check_nodes else None
+    # The node names are read while the reload runs (idle time), before the first poll: one
+    # request at a time keeps the remote's one kept-alive connection enough.
+    nodes = await node_names(client) if check_nodes else []
     try:
         task = await follower.wait(upid, timeout=timeout, pace=pace)
     except TaskTimeout as exc:
-        _discard(nodes)
         # Committed, and maybe still reloading: a report, not a rollback.
         return {"upid": str(upid), "node": upid.node, "exitstatus": "", "ok": False, "error": str(exc),
                 "duration": round(time.monotonic() - started, 3)}
-    except BaseException:
-        _discard(nodes)
-        raise
     report = {"upid": str(upid), "node": task.node, "exitstatus": task.exitstatus,
               "task_duration": round(task.duration, 3), "ok": task.ok}
     if not task.ok:
         report.update(error=f"reload task {task.exitstatus}", log_tail=task.log_tail)
-        _discard(nodes)
     if check_nodes and task.ok:
         remaining = max(1.0, timeout - (time.monotonic() - started))
-        statuses = await follower.wait_nodes_applied(await nodes, timeout=remaining, since=upid.starttime)
+        statuses = await follower.wait_nodes_applied(nodes, timeout=remaining, since=upid.starttime)
         report["nodes"] = statuses
         failed = {node: status for node, status in sorted(statuses.items()) if status != "ok"}
         if failed:
@@ -80,17 +76,6 @@ async def apply_and_wait(client, token: str | None, *, timeout: float, check_nod
                 f"{node} ({status})" for node, status in failed.items()))
     report["duration"] = round(time.monotonic() - started, 3)
     return report
-
-
-def _discard(future) -> None:
-    """Stop a read nobody will use, and retrieve its error so that asyncio does not log it."""
-    if future is None:
-        return
-    if future.done():
-        if not future.cancelled():
-            future.exception()
-    else:
-        future.cancel()
 
 
 async def node_names(client) -> list[str]:

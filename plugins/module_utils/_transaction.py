@@ -88,10 +88,6 @@ class Remote:
         return self.phase in ("applied", "unchanged", "checked")
 
 
-async def _nothing() -> None:
-    return None
-
-
 def _fleet_client(settings: ConnectionSettings) -> PveClient:
     # Two connections per remote: enough for the reads that go at once, and each TLS handshake
     # costs the controller (and the remote) more CPU than a dozen requests on a kept-alive one.
@@ -306,22 +302,30 @@ class FleetTransaction:
     async def _verify_one(self, remote: Remote) -> None:
         # PVE accepts any token while no lock is held, so a lock force-released under us would go
         # unnoticed by the writes; check before committing anything (pve-sdn-api.md §3.2).
-        # One round trip: the lock check and what is pending where this transaction changed
-        # nothing (with allow_pending, other changes may be; without it, the lock was refused if
-        # anything was, so nothing can be).
-        read_pending = not remote.changed and self.allow_pending
-        held, pending = await asyncio.gather(
-            LockSession(remote.client).holds(remote.token),
-            pending_objects(remote.client) if read_pending else _nothing())
+        session = LockSession(remote.client)
+        if remote.changed:
+            # PVE accepted our token at every write, so the lock was ours or nobody's; the probe
+            # says whether one is still held. One request, whose error closes a connection that
+            # is not needed again: a second token check would cost another connection per
+            # remote. Left unchecked is a lock force-released and taken by another client since
+            # our last write; PVE then refuses our apply there and commits nothing (reported).
+            held = await session.probe()
+        elif self.allow_pending:
+            # Nothing written: whether to apply depends on what else is pending, and the token
+            # is checked with a write that cannot succeed. All in one round trip.
+            held, remote.pending = await asyncio.gather(session.holds(remote.token),
+                                                        pending_objects(remote.client))
+        else:
+            return  # nothing to apply: the lock is only released, whoever holds it now
         if not held:
             remote.phase = "lock_lost"
             remote.token = None  # nothing of ours to roll back or release with it
+            remote.pending = []
             remote.recovery = ("the lock was released or taken by another client during the transaction; "
                                "its pending configuration may hold our changes and others': inspect it with "
                                "pvefleet.sdn.sdn_info and roll back or apply by hand")
             self._record(remote, phase="stuck", error="lock lost")
             raise PveFleetError(f"the SDN lock of {remote.key} is no longer held by this transaction")
-        remote.pending = pending or []
 
     async def _roll_back_one(self, remote: Remote) -> None:
         outcome = await rollback_and_release(LockSession(remote.client), remote.token)
