@@ -67,5 +67,5 @@ options:
     type: float
 notes:
   - "API calls run on the Ansible controller: the action plugin runs them there, whatever the host's connection."
-  - Requires the Python libraries C(aiohttp) and C(pydantic) on the controller.
+  - Requires the Python libraries C(httptools) and C(pydantic) on the controller.
 """

@@ -1,7 +1,7 @@
 # Private to pvefleet.sdn: not a public API.
 """PveClient: the HTTPS client for one Proxmox VE remote.
 
-Async (aiohttp) so that one code path serves a module run on one remote and the fleet engine on a
+Async (asyncio, over _http.py) so that one code path serves a module run on one remote and the fleet engine on a
 thousand. It speaks PVE's dialect (pve-sdn-api.md §2): form-encoded bodies with 1/0 booleans,
 parameters of GET and DELETE in the query string, the `{"data": ...}` envelope, errors with a
 message and per-parameter texts, 401s with an empty body. Retries only where a retry cannot do
@@ -10,48 +10,26 @@ a change twice.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import random
-import ssl
 import time
 import urllib.parse
 from typing import Any, Mapping, Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
-from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import aiohttp, yarl
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
     ApiError,
     AuthenticationError,
     TlsError,
     TransportError,
 )
+from ansible_collections.pvefleet.sdn.plugins.module_utils._http import HttpRequest, HttpResponse, HttpsPool
 
 # A ticket lives 2 h (pve-sdn-api.md §2.2); log in again a little before.
 TICKET_REFRESH_SECONDS = 110 * 60
-# PVE's keep-alive idle timeout is about 5 s: drop idle connections before the server does.
-KEEPALIVE_SECONDS = 4.0
+API_PREFIX = "/api2/json"
 # GET answers worth another try: the proxy or node was briefly unavailable.
 RETRY_STATUSES = frozenset({502, 503, 504})
-
-
-def _colon_hex(digest: str) -> str:
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2)).upper()
-
-
-def ssl_context_for(settings: ConnectionSettings) -> ssl.SSLContext:
-    """Verified by default; a pinned fingerprint replaces chain and name checks (PDM does the
-    same for self-signed remotes); validate_certs=false is the caller's explicit choice."""
-    if settings.fingerprint or not settings.validate_certs:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    try:
-        return ssl.create_default_context(cafile=settings.ca_path) if settings.ca_path else ssl.create_default_context()
-    except (OSError, ssl.SSLError) as exc:
-        raise TlsError(f"cannot load the CA file {settings.ca_path}: {exc}", sent=False,
-                       remote=settings.remote) from exc
 
 
 def encode(values: Optional[Mapping[str, Any]]) -> list[tuple[str, str]]:
@@ -65,83 +43,15 @@ def encode(values: Optional[Mapping[str, Any]]) -> list[tuple[str, str]]:
     return pairs
 
 
-@dataclasses.dataclass
-class HttpRequest:
-    method: str
-    url: str
-    headers: dict[str, str]
-    content: Optional[bytes] = None
-
-    @property
-    def path(self) -> str:
-        return urllib.parse.urlsplit(self.url).path
-
-    @property
-    def query(self) -> str:
-        return urllib.parse.urlsplit(self.url).query
-
-
-@dataclasses.dataclass
-class HttpResponse:
-    status: int
-    body: bytes = b""
-    reason: str = ""
-
-
-class AiohttpTransport:
-    """One remote's HTTPS connections: kept alive, at most `max_connections`, TLS checked as
-    ConnectionSettings says. Raises only TransportError (with `sent`) and TlsError."""
-
-    def __init__(self, settings: ConnectionSettings, max_connections: int):
-        self.settings = settings
-        self.max_connections = max_connections
-        self._session = None
-
-    def _open(self):
-        settings = self.settings
-        # A pinned fingerprint is checked by aiohttp right after the handshake, before a byte of
-        # HTTP is written; it replaces chain and name checks (PDM does the same for self-signed remotes).
-        tls = aiohttp.Fingerprint(bytes.fromhex(settings.fingerprint)) if settings.fingerprint else ssl_context_for(settings)
-        connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=tls, keepalive_timeout=KEEPALIVE_SECONDS)
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                     timeout=aiohttp.ClientTimeout(total=settings.timeout), auto_decompress=False)
-
-    async def send(self, request: HttpRequest) -> HttpResponse:
-        if self._session is None:
-            self._session = self._open()
-        where = dict(method=request.method, path=request.path, remote=self.settings.remote)
-        try:
-            async with self._session.request(request.method, yarl.URL(request.url, encoded=True),
-                                             headers=request.headers, data=request.content,
-                                             allow_redirects=False) as response:
-                return HttpResponse(response.status, await response.read(), response.reason or "")
-        except aiohttp.ServerFingerprintMismatch as exc:
-            raise TlsError(f"the certificate does not match the pinned fingerprint (expected "
-                           f"{_colon_hex(exc.expected.hex())}, got {_colon_hex(exc.got.hex())}); no request was sent",
-                           sent=False, **where) from None
-        except aiohttp.ClientSSLError as exc:
-            raise TlsError(f"TLS verification failed: {exc}. Give ca_path or fingerprint for a self-signed remote",
-                           sent=False, **where) from None
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise TransportError(f"cannot connect: {exc or type(exc).__name__}", sent=False, **where) from None
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise TransportError(f"no answer: {exc or type(exc).__name__}", sent=True, **where) from None
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
 class PveClient:
     def __init__(self, settings: ConnectionSettings, *, transport=None, attempts: int = 3,
                  backoff: float = 0.2, max_connections: int = 4):
         """`transport` (tests): anything with `async send(HttpRequest) -> HttpResponse` and
-        `async aclose()`; by default aiohttp over HTTPS."""
+        `async aclose()`; by default HTTPS (_http.py)."""
         self.settings = settings
         self.attempts = max(1, attempts)
         self.backoff = backoff
-        self._transport = transport or AiohttpTransport(settings, max_connections)
+        self._transport = transport or HttpsPool(settings, max_connections)
         self._open = False
         self._ticket: Optional[str] = None
         self._csrf: Optional[str] = None
@@ -202,15 +112,15 @@ class PveClient:
 
     async def _send(self, method: str, path: str, params, data) -> HttpResponse:
         headers = await self._auth_headers(method)
-        url = self.settings.base_url + (path if path.startswith("/") else "/" + path)
+        target = API_PREFIX + (path if path.startswith("/") else "/" + path)
         query = encode(params)
         if query:
-            url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+            target += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
         content = None
         if method in ("POST", "PUT"):
             content = urllib.parse.urlencode(encode(data), quote_via=urllib.parse.quote).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        return await self._transport.send(HttpRequest(method, url, headers, content))
+        return await self._transport.send(HttpRequest(method, target, headers, content))
 
     def _data(self, method: str, path: str, response: HttpResponse) -> Any:
         body: Any = None
@@ -249,7 +159,7 @@ class PveClient:
                 return
             body = urllib.parse.urlencode({"username": self.settings.api_user,
                                            "password": self.settings.api_password or ""}).encode()
-            request = HttpRequest("POST", self.settings.base_url + "/access/ticket",
+            request = HttpRequest("POST", API_PREFIX + "/access/ticket",
                                   {"Content-Type": "application/x-www-form-urlencoded"}, body)
             try:
                 response = await self._transport.send(request)

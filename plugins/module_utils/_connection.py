@@ -40,11 +40,6 @@ class ConnectionSettings:
         if not self.remote:
             object.__setattr__(self, "remote", f"{self.api_host}:{self.api_port}")
 
-    @property
-    def base_url(self) -> str:
-        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
-        return f"https://{host}:{self.api_port}/api2/json"
-
     def public_fields(self) -> dict:
         """What a record may keep to find the remote again: everything but the secrets."""
         return {"api_host": self.api_host, "api_port": self.api_port, "api_user": self.api_user,

@@ -2,7 +2,7 @@
 """The one place where the collection's third-party libraries are imported.
 
 ansible-test's import sanity test allows only the standard library under module_utils, so
-aiohttp and pydantic are imported here behind a guard, with stand-ins that let the model classes
+httptools and pydantic are imported here behind a guard, with stand-ins that let the model classes
 be defined without them; require_deps() tells the user what is missing before any work starts.
 """
 from __future__ import annotations
@@ -12,16 +12,14 @@ import traceback
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import MissingDependency
 
 try:
-    import aiohttp  # pylint: disable=unused-import
-    import yarl  # pylint: disable=unused-import
+    import httptools  # pylint: disable=unused-import
 except ImportError:
-    HAS_AIOHTTP = False
-    AIOHTTP_IMPORT_ERROR: str | None = traceback.format_exc()
-    aiohttp = None  # type: ignore[assignment]
-    yarl = None  # type: ignore[assignment]
+    HAS_HTTPTOOLS = False
+    HTTPTOOLS_IMPORT_ERROR: str | None = traceback.format_exc()
+    httptools = None  # type: ignore[assignment]
 else:
-    HAS_AIOHTTP = True
-    AIOHTTP_IMPORT_ERROR = None
+    HAS_HTTPTOOLS = True
+    HTTPTOOLS_IMPORT_ERROR = None
 
 try:
     import pydantic  # pylint: disable=unused-import
@@ -73,6 +71,6 @@ else:
 
 def require_deps() -> None:
     """Raise MissingDependency naming every library that could not be imported."""
-    missing = [name for name, present in (("aiohttp", HAS_AIOHTTP), ("pydantic", HAS_PYDANTIC)) if not present]
+    missing = [name for name, present in (("httptools", HAS_HTTPTOOLS), ("pydantic", HAS_PYDANTIC)) if not present]
     if missing:
-        raise MissingDependency(missing, "\n".join(filter(None, [AIOHTTP_IMPORT_ERROR, PYDANTIC_IMPORT_ERROR])))
+        raise MissingDependency(missing, "\n".join(filter(None, [HTTPTOOLS_IMPORT_ERROR, PYDANTIC_IMPORT_ERROR])))

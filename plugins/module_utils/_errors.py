@@ -30,7 +30,7 @@ class MissingDependency(PveFleetError):
         self.detail = detail
         super().__init__(
             f"the Python libraries {', '.join(self.missing)} are needed on the Ansible controller; "
-            "install them into the Python that runs Ansible: pip install aiohttp pydantic "
+            "install them into the Python that runs Ansible: pip install httptools pydantic "
             "(or the collection's requirements.txt)")
 
 

@@ -21,7 +21,7 @@ def run_module(argument_spec: dict, task) -> None:
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         require_deps()
-        # Imported here: they need aiohttp, which require_deps has just checked for.
+        # Imported here: they need httptools, which require_deps has just checked for.
         from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
         from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 

@@ -1,0 +1,237 @@
+# Private to pvefleet.sdn: not a public API.
+"""HTTP/1.1 over TLS to one remote: a few kept-alive connections, one request at a time on each.
+
+PveClient needs little of HTTP: a request line, a few headers and a form body out; a status, its
+reason and a body back (by Content-Length or chunked, parsed by httptools, the C parser uvicorn
+uses). This file is that, on asyncio's own TLS transport. A general client library did the same
+with about twice the CPU per request, and the fleet engine's controller is CPU-bound from about a
+hundred remotes on (bench/README.md).
+
+Raises only TransportError, whose `sent` says whether the request may have reached the remote
+(a request that was not sent can be tried again safely), and TlsError, raised before any byte of
+HTTP is written.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import ssl
+from typing import Optional
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
+from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import httptools
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import TlsError, TransportError
+
+# PVE's keep-alive idle timeout is about 5 s: drop idle connections before the server does.
+KEEPALIVE_SECONDS = 4.0
+USER_AGENT = "pvefleet.sdn"
+
+
+@dataclasses.dataclass
+class HttpRequest:
+    method: str
+    target: str  # path and query, as sent on the request line
+    headers: dict[str, str]
+    content: Optional[bytes] = None
+
+    @property
+    def path(self) -> str:
+        return self.target.partition("?")[0]
+
+    @property
+    def query(self) -> str:
+        return self.target.partition("?")[2]
+
+
+@dataclasses.dataclass
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    reason: str = ""
+
+
+def ssl_context_for(settings: ConnectionSettings) -> ssl.SSLContext:
+    """Verified by default; a pinned fingerprint replaces chain and name checks (PDM does the
+    same for self-signed remotes); validate_certs=false is the caller's explicit choice."""
+    if settings.fingerprint or not settings.validate_certs:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    try:
+        return ssl.create_default_context(cafile=settings.ca_path) if settings.ca_path else ssl.create_default_context()
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsError(f"cannot load the CA file {settings.ca_path}: {exc}", sent=False,
+                       remote=settings.remote) from exc
+
+
+def colon_hex(digest: bytes) -> str:
+    return ":".join(f"{byte:02X}" for byte in digest)
+
+
+class _Connection(asyncio.Protocol):
+    """One TLS connection and the answer to the one request in flight on it."""
+
+    def __init__(self) -> None:
+        self.transport: Optional[asyncio.BaseTransport] = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._parser = httptools.HttpResponseParser(self)
+        self._answer: Optional[asyncio.Future] = None
+        self._reason = b""
+        self._body: list[bytes] = []
+        self._close_after = False
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.closed = True
+        self._settle(error=exc or ConnectionResetError("the remote closed the connection"))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._settle(error=exc)
+            self.close()
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self._reason, self._body, self._close_after = b"", [], False
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"connection" and b"close" in value.lower():
+            self._close_after = True
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        keep_alive = self._parser.should_keep_alive() and not self._close_after
+        response = HttpResponse(self._parser.get_status_code(), b"".join(self._body),
+                                self._reason.decode("utf-8", "replace"))
+        self._settle(result=(response, keep_alive))
+
+    # Use
+
+    async def exchange(self, data: bytes, timeout: float) -> tuple[HttpResponse, bool]:
+        """Send one request and wait for its whole answer: (response, whether to keep the
+        connection). Raises OSError, asyncio.TimeoutError or httptools.HttpParserError."""
+        loop = asyncio.get_running_loop()
+        self._answer = loop.create_future()
+        timer = loop.call_later(timeout, self._settle, None, asyncio.TimeoutError(f"no answer within {timeout:g} s"))
+        try:
+            self.transport.write(data)
+            return await self._answer
+        finally:
+            timer.cancel()
+            self._answer = None
+
+    def _settle(self, result=None, error: Optional[BaseException] = None) -> None:
+        answer = self._answer
+        if answer is None or answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()  # no TLS close_notify round: the remote does not need one
+
+
+class HttpsPool:
+    """One remote's HTTPS connections: kept alive, at most `max_connections`, TLS checked as
+    ConnectionSettings says."""
+
+    def __init__(self, settings: ConnectionSettings, max_connections: int):
+        self.settings = settings
+        self.max_connections = max(1, max_connections)
+        self._slots = asyncio.Semaphore(self.max_connections)
+        self._idle: list[_Connection] = []
+        self._tls: Optional[ssl.SSLContext] = None
+        self._pin = bytes.fromhex(settings.fingerprint) if settings.fingerprint else None
+        host = settings.api_host
+        self._host_header = (f"[{host}]" if ":" in host else host) + f":{settings.api_port}"
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        data = self._encode(request)
+        async with self._slots:
+            connection = self._reusable() or await self._connect(request)
+            try:
+                response, keep_alive = await connection.exchange(data, self.settings.timeout)
+            except (OSError, asyncio.TimeoutError, httptools.HttpParserError) as exc:
+                connection.close()
+                raise TransportError(f"no answer: {exc or type(exc).__name__}", sent=True,
+                                     **self._where(request)) from None
+            if keep_alive and not connection.closed:
+                connection.idle_since = asyncio.get_running_loop().time()
+                self._idle.append(connection)
+            else:
+                connection.close()  # PVE closes after any status >= 400 (pve-sdn-api.md §2.4)
+            return response
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    def _reusable(self) -> Optional[_Connection]:
+        """The most recently used idle connection that is still open and fresh."""
+        oldest = asyncio.get_running_loop().time() - KEEPALIVE_SECONDS
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.closed and connection.idle_since > oldest:
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self, request: HttpRequest) -> _Connection:
+        settings = self.settings
+        if self._tls is None:
+            self._tls = ssl_context_for(settings)
+        loop = asyncio.get_running_loop()
+        try:
+            _transport, connection = await asyncio.wait_for(
+                loop.create_connection(_Connection, settings.api_host, settings.api_port, ssl=self._tls,
+                                       server_hostname=settings.api_host), settings.timeout)
+        except ssl.SSLError as exc:
+            raise TlsError(f"TLS verification failed: {exc}. Give ca_path or fingerprint for a self-signed remote",
+                           sent=False, **self._where(request)) from None
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise TransportError(f"cannot connect: {exc or type(exc).__name__}", sent=False,
+                                 **self._where(request)) from None
+        if self._pin is not None:
+            der = connection.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            got = hashlib.sha256(der).digest()
+            if got != self._pin:
+                connection.close()
+                raise TlsError(f"the certificate does not match the pinned fingerprint (expected "
+                               f"{colon_hex(self._pin)}, got {colon_hex(got)}); no request was sent",
+                               sent=False, **self._where(request))
+        return connection
+
+    def _encode(self, request: HttpRequest) -> bytes:
+        lines = [f"{request.method} {request.target} HTTP/1.1", f"Host: {self._host_header}",
+                 f"User-Agent: {USER_AGENT}", "Accept: application/json"]
+        lines += [f"{name}: {value}" for name, value in request.headers.items()]
+        if request.content is not None:
+            lines.append(f"Content-Length: {len(request.content)}")
+        if any("\r" in line or "\n" in line for line in lines):
+            # A secret with a line break would otherwise end the headers early.
+            raise TransportError("a header value contains a line break; nothing was sent", sent=False,
+                                 **self._where(request))
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + (request.content or b"")
+
+    def _where(self, request: HttpRequest) -> dict:
+        return {"method": request.method, "path": request.path, "remote": self.settings.remote}
