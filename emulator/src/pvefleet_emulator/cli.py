@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pve8", action="append", default=[], metavar="NAME",
                         help="start this remote (e.g. remote003) as PVE 8, without the lock API; repeatable")
     parser.add_argument("--auth-fail-delay", type=float, default=3.0, help="seconds before a 401 (PVE: ~3)")
+    parser.add_argument("--log-requests", action="store_true",
+                        help="print each API request and its status to standard error")
     parser.add_argument("--inventory", type=Path, required=True, help="where to write the Ansible inventory")
     parser.add_argument("--state-dir", type=Path, required=True, help="where each remote keeps its state")
     return parser.parse_args(argv)
@@ -57,7 +59,7 @@ async def serve(args: argparse.Namespace) -> None:
                                      auth_fail_delay=args.auth_fail_delay, latency_ms=args.latency_ms),
                       args.state_dir)
                for i, (address, port) in enumerate(endpoints(args))]
-    emulator = ApiApp(remotes)
+    emulator = ApiApp(remotes, log_requests=args.log_requests)
     # pveproxy closes a kept-alive connection after about 5 s idle (pve-sdn-api.md §2.4).
     runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_IDLE_SECONDS)
     await runner.setup()
