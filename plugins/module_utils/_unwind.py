@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import LockTokenError, PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 
 FORCE_RELEASE_HINT = (
     "to free it by hand: `pvesh delete /cluster/sdn/lock --force 1` on a node of the remote, "
     "or pvefleet.sdn.sdn_lock with state=released and force=true"
+)
+TAKEN_OVER = (
+    "another client holds the SDN lock of this remote now (ours was force-released), and its pending "
+    "configuration still holds our changes: do not force-release that lock while its owner works; "
+    "then inspect the remote with pvefleet.sdn.sdn_info and roll back or apply"
 )
 ROLLBACK_HINT = (
     "to drop its pending SDN changes: `pvesh create /cluster/sdn/rollback` on a node of the "
@@ -50,6 +55,10 @@ async def rollback_and_release(session: LockSession, token: str | None) -> Unwin
     try:
         await session.rollback(token, release=True)
         return UnwindOutcome("rolled_back", errors)
+    except LockTokenError as exc:
+        if token:  # PVE refused our own token: the lock is someone else's, a release would fail too
+            return UnwindOutcome("stuck", [f"rollback failed: {exc}"], TAKEN_OVER)
+        errors.append(f"rollback failed: {exc}")
     except PveFleetError as exc:
         errors.append(f"rollback failed: {exc}")
     try:

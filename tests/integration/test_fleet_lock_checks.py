@@ -160,9 +160,12 @@ def test_lock_taken_over_by_another_client_fails_the_apply_there_only(remotes):
     assert failed["error"].startswith("apply failed:")
     assert "invalid lock token" in failed["error"]
     assert "apply" not in failed  # the apply request itself was refused: no task
-    # Our token cannot roll back or release another client's lock: reported, with what to do.
+    # Our token cannot roll back or release another client's lock: reported, with what to do,
+    # and no advice to force-release a lock that its owner may still be working under.
     assert failed["unwind"]["state"] == "stuck" and not failed["unwind"]["ok"]
-    assert "--force 1" in failed["unwind"]["recovery"]
+    assert len(failed["unwind"]["errors"]) == 1  # no release tried after the refusal
+    assert "another client holds the SDN lock" in failed["unwind"]["recovery"]
+    assert "--force" not in failed["unwind"]["recovery"]
     assert sorted(r["host"] for r in report["succeeded"]) == sorted(info.name for info in others)
     for r in report["succeeded"]:
         assert r["phase"] == "applied" and r["apply"]["ok"], r
