@@ -38,10 +38,13 @@ def perl_true(value: Any) -> bool:
 
 async def locked(remote: Remote, prefix: str, token: Optional[str], work: Callable[[], Any]) -> Any:
     """Run `work` as one SDN write of `remote`; persist the result; errors get `prefix`."""
-    try:
-        await asyncio.wait_for(remote.domain_lock.acquire(), DOMAIN_LOCK_WAIT)
-    except asyncio.TimeoutError:
-        raise Die(f"{prefix}: cfs-lock 'domain-sdn' error: got lock request timeout\n") from None
+    if remote.domain_lock.locked():  # wait_for costs a task: only when there is a wait
+        try:
+            await asyncio.wait_for(remote.domain_lock.acquire(), DOMAIN_LOCK_WAIT)
+        except asyncio.TimeoutError:
+            raise Die(f"{prefix}: cfs-lock 'domain-sdn' error: got lock request timeout\n") from None
+    else:
+        await remote.domain_lock.acquire()
     try:
         stored = remote.config.lock
         if stored is not None and token != stored:

@@ -38,7 +38,7 @@ class RemoteFiles:
         self.sdn = directory / "sdn"
         self.cert = directory / "local" / "pve-ssl.pem"
         self.key = directory / "local" / "pve-ssl.key"
-        self._written: dict[Path, str] = {}
+        self._written: dict[Path, Optional[str]] = {}
         self._directories: set[Path] = set()  # made already: mkdir costs a system call per write
 
     # SDN configuration
@@ -58,7 +58,7 @@ class RemoteFiles:
         for kind in FILE_KINDS:
             path = self.sdn / f"{kind}.cfg"
             text = config.file_text(kind)
-            if text or path.exists() or path in self._written:
+            if text or self._known(path) is not None:  # an empty kind gets no file until it had one
                 self._write(path, text)
         document = config.running_document()
         self._write_or_remove(self.sdn / ".running-config",
@@ -81,17 +81,23 @@ class RemoteFiles:
         self._write(self.directory / name, json.dumps(data, sort_keys=True), mode=0o600 if private else 0o644)
 
     # Files
+    #
+    # The emulator is the only writer of its state directory, so what it read or wrote last is
+    # what each file holds (None: no file); a write that changes nothing costs no system call.
 
     def _read(self, path: Path) -> Optional[str]:
         try:
-            text = path.read_text(encoding="utf-8")
+            text: Optional[str] = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return None
+            text = None
         self._written[path] = text
         return text
 
+    def _known(self, path: Path) -> Optional[str]:
+        return self._written[path] if path in self._written else self._read(path)
+
     def _write(self, path: Path, text: str, *, mode: int = 0o644) -> None:
-        if self._written.get(path) == text and path.exists():
+        if self._known(path) == text:
             return
         if path.parent not in self._directories:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,9 +111,6 @@ class RemoteFiles:
     def _write_or_remove(self, path: Path, text: Optional[str]) -> None:
         if text is not None:
             self._write(path, text)
-            return
-        self._written.pop(path, None)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+        elif self._known(path) is not None:
+            path.unlink(missing_ok=True)
+            self._written[path] = None
