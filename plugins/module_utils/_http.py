@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import ssl
 from typing import Optional
@@ -54,16 +55,24 @@ class HttpResponse:
 def ssl_context_for(settings: ConnectionSettings) -> ssl.SSLContext:
     """Verified by default; a pinned fingerprint replaces chain and name checks (PDM does the
     same for self-signed remotes); validate_certs=false is the caller's explicit choice."""
-    if settings.fingerprint or not settings.validate_certs:
+    verified = not settings.fingerprint and settings.validate_certs
+    try:
+        return _shared_context(verified, settings.ca_path if verified else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsError(f"cannot load the CA file {settings.ca_path}: {exc}", sent=False,
+                       remote=settings.remote) from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_context(verified: bool, ca_path: Optional[str]) -> ssl.SSLContext:
+    """One context per kind of check, shared by every remote that uses it: OpenSSL makes a new
+    context slowly, and a thousand remotes would make a thousand of the same."""
+    if not verified:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    try:
-        return ssl.create_default_context(cafile=settings.ca_path) if settings.ca_path else ssl.create_default_context()
-    except (OSError, ssl.SSLError) as exc:
-        raise TlsError(f"cannot load the CA file {settings.ca_path}: {exc}", sent=False,
-                       remote=settings.remote) from exc
+    return ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
 
 
 def colon_hex(digest: bytes) -> str:
@@ -81,7 +90,7 @@ class _Connection(asyncio.Protocol):
         self._answer: Optional[asyncio.Future] = None
         self._reason = b""
         self._body: list[bytes] = []
-        self._close_after = False
+        self._close_after = self._framed = self._headers_done = False
 
     # asyncio.Protocol
 
@@ -90,6 +99,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.closed = True
+        if exc is None and self._headers_done and not self._framed:
+            # No Content-Length and not chunked: the body ends with the connection (RFC 9112
+            # §6.3). PVE answers its 401s so, with an empty body.
+            self._complete(keep_alive=False)
         self._settle(error=exc or ConnectionResetError("the remote closed the connection"))
 
     def data_received(self, data: bytes) -> None:
@@ -102,20 +115,29 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
-        self._reason, self._body, self._close_after = b"", [], False
+        self._reason, self._body = b"", []
+        self._close_after = self._framed = self._headers_done = False
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"connection" and b"close" in value.lower():
+        name = name.lower()
+        if name == b"connection" and b"close" in value.lower():
             self._close_after = True
+        elif name in (b"content-length", b"transfer-encoding"):
+            self._framed = True
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        keep_alive = self._parser.should_keep_alive() and not self._close_after
+        self._complete(keep_alive=self._parser.should_keep_alive() and not self._close_after)
+
+    def _complete(self, keep_alive: bool) -> None:
         response = HttpResponse(self._parser.get_status_code(), b"".join(self._body),
                                 self._reason.decode("utf-8", "replace"))
         self._settle(result=(response, keep_alive))
@@ -174,6 +196,9 @@ class HttpsPool:
                 connection.close()
                 raise TransportError(f"no answer: {exc or type(exc).__name__}", sent=True,
                                      **self._where(request)) from None
+            except BaseException:  # cancelled: the answer may still come, on no request of ours
+                connection.close()
+                raise
             if keep_alive and not connection.closed:
                 connection.idle_since = asyncio.get_running_loop().time()
                 self._idle.append(connection)

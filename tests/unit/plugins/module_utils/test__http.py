@@ -371,15 +371,6 @@ def test_the_reason_phrase_of_an_empty_401_is_kept(certificate):
     assert (answer.status, answer.reason, answer.body) == (401, "No ticket", b"")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_http.py bug: a response whose body ends with the connection (no Content-Length, not chunked) "
-    "never completes. httptools has no feed_eof, and _Connection.connection_lost settles the request "
-    "with ConnectionResetError, so send() raises TransportError('no answer: the remote closed the "
-    "connection', sent=True). Real PVE answers every 401 from its auth layer ('401 No ticket', "
-    "'401 Authentication failed!', 'invalid csrf token') this way: Connection: close, no "
-    "Content-Length, empty body (pve-http-server AnyEvent.pm response() drops Content-Length when there "
-    "is no content), so PveClient sees a transport error instead of AuthenticationError and never "
-    "logs in again on an expired ticket."))
 def test_a_401_as_pve_sends_it_without_content_length_is_an_answer(certificate):
     pve_401 = b"HTTP/1.1 401 No ticket\r\nConnection: close\r\nServer: pve-api-daemon/3.0\r\n\r\n"
 
@@ -482,12 +473,6 @@ def test_a_line_break_in_the_request_head_sends_nothing(certificate, request_):
     assert server.connections == 0 and server.bytes_received == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_http.py bug (minor): HttpsPool.send() closes the connection only on OSError, TimeoutError and "
-    "HttpParserError. When the caller cancels send() while the answer is awaited (asyncio.wait_for, task "
-    "cancellation), CancelledError passes through: the connection is neither closed nor put back, so its "
-    "socket stays open until the server drops it, and its slot is free again, so more than "
-    "max_connections can be open at once."))
 def test_a_cancelled_request_closes_its_connection(certificate):
     async def exchange(pool, server):
         with pytest.raises(asyncio.TimeoutError):
