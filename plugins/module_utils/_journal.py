@@ -57,11 +57,12 @@ class RunId:
 
 
 def _process_start(pid: int) -> str:
-    """The process's start time in clock ticks (Linux), so a reused PID is not mistaken for it."""
+    """The process's start time in clock ticks (Linux), so a reused PID is not mistaken for it;
+    "" for a process that has ended, including one its parent has not reaped yet (a zombie)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        return fields[19]
+        return "" if fields[0] in ("Z", "X") else fields[19]
     except (OSError, IndexError):
         try:
             os.kill(pid, 0)

@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import socket
 import stat
+import time
 
 import pytest
 
@@ -121,3 +122,24 @@ def test_current_run_is_the_parent_process():
     run = RunId.current()
     assert run.pid == os.getppid()
     assert run.is_alive()
+
+
+def test_a_run_whose_process_ended_unreaped_is_over():
+    """A zombie keeps its PID and start time until its parent reaps it; the run is over anyway
+    (a watchdog waiting for it would otherwise wait as long as the parent lives)."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        for _ in range(200):
+            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the child did not end")
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            started = handle.read().rsplit(")", 1)[1].split()[19]
+        assert not RunId(socket.gethostname(), pid, started).is_alive()
+    finally:
+        os.waitpid(pid, 0)
