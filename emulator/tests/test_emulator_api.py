@@ -50,6 +50,8 @@ def test_token_auth_and_401s(remote):
     wrong = httpx.get(f"https://{remote.host}:{remote.port}/api2/json/version", verify=ssl.create_default_context(cafile=remote.ca_path),
                       headers={"Authorization": "PVEAPIToken=root@pam!fleet=nope"})
     assert wrong.status_code == 401 and wrong.content == b""
+    # As pveproxy sends an answer without content: no Content-Length, the connection closes.
+    assert "content-length" not in wrong.headers and wrong.headers["connection"] == "close"
     anonymous = httpx.get(f"https://{remote.host}:{remote.port}/api2/json/version", verify=ssl.create_default_context(cafile=remote.ca_path))
     assert anonymous.status_code == 401 and anonymous.reason_phrase == "No ticket"
 

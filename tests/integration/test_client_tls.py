@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import TlsError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import AuthenticationError, TlsError
 
 
 def settings(remote, **tls) -> ConnectionSettings:
@@ -46,3 +46,11 @@ def test_wrong_pin_sends_no_request(remotes):
 
 def test_unverified_is_an_explicit_choice(remotes):
     assert version(remotes[0], validate_certs=False)["release"]
+
+
+def test_a_refused_token_is_an_authentication_error(remotes):
+    """PVE's 401 has no body and no Content-Length (the body ends with the connection): it is an
+    answer, reported as refused credentials, not as a lost connection."""
+    with pytest.raises(AuthenticationError) as raised:
+        version(remotes[0], ca_path=remotes[0].ca_path, api_token_secret="not-the-secret")
+    assert raised.value.status == 401 and "Authentication failed" in str(raised.value)

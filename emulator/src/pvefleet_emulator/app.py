@@ -61,9 +61,11 @@ class ApiApp:
             print(f"{remote.name} {request.method} {request.rel_url} -> {status}", file=sys.stderr, flush=True)
         if response is None:
             return _drop(request)
+        if isinstance(response, BodilessAnswer):
+            return response.send(request)
         return response
 
-    async def answer(self, remote: Remote, request: web.Request) -> Optional[web.Response]:
+    async def answer(self, remote: Remote, request: web.Request) -> Optional[web.Response | BodilessAnswer]:
         """PVE's answer to one API request; None when a fault drops the connection."""
         path = urllib.parse.unquote(request.rel_url.raw_path)  # unescaped before routing (§2.1)
         if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
@@ -79,7 +81,7 @@ class ApiApp:
             data = await self._call(remote, request, method, api_path)
         except Unauthorized as exc:
             await asyncio.sleep(remote.settings.auth_fail_delay)  # PVE slows down guessing (§2.2)
-            return _response(401, exc.reason, b"")
+            return BodilessAnswer(401, exc.reason)
         except ApiError as exc:
             return error_response(exc.status, exc.message, exc.errors)
         except Exception as exc:  # pylint: disable=broad-except  # a bug of ours: a 500, logged
@@ -207,6 +209,24 @@ def _response(status: int, message: str, body: bytes) -> web.Response:
         response.force_close()  # PVE closes the connection after an error (§2.4)
         response.headers["Connection"] = "close"
     return response
+
+
+class BodilessAnswer:
+    """An error without a body as pveproxy sends it (pve-http-server, AnyEvent.pm `response`):
+    no Content-Length at all, so the body ends with the connection, which it closes. aiohttp
+    would add `Content-Length: 0`, so the answer is written to the connection directly."""
+
+    def __init__(self, status: int, reason: str):
+        self.status, self.reason = status, reason
+
+    def send(self, request: web.Request) -> web.Response:
+        date = formatdate(usegmt=True)
+        head = (f"HTTP/1.1 {self.status} {self.reason}\r\nCache-Control: max-age=0\r\nConnection: close\r\n"
+                f"Date: {date}\r\nPragma: no-cache\r\nServer: pve-api-daemon/3.0\r\nExpires: {date}\r\n\r\n")
+        if request.transport is not None:
+            request.transport.write(head.encode("latin-1", errors="replace"))
+            request.transport.close()
+        return web.Response()  # not sent: the connection is closing
 
 
 def _drop(request: web.Request) -> web.Response:
