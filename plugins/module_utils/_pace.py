@@ -33,7 +33,7 @@ class FleetPace:
         return self._scouts_left >= 0
 
     def learned(self, duration: float) -> None:
-        """A task ended `duration` seconds after its apply (the shortest so far is kept)."""
+        """A task was seen ended `duration` seconds after its apply (the shortest so far is kept)."""
         if self.expected is None or duration < self.expected:
             self.expected = duration
         self._learned.set()

@@ -91,23 +91,28 @@ class TaskFollower:
         fleet's: scout, or poll rarely and then when the task should end (_pace.py)."""
         upid = upid if isinstance(upid, Upid) else Upid.parse(upid)
         path = f"/nodes/{upid.node}/tasks/{urllib.parse.quote(upid.text, safe='')}"
-        started = last_running = time.monotonic()
+        started = time.monotonic()
         close = pace is None or pace.enrol()
         # In a fleet, the few that poll closely can afford to poll closer still.
         ceiling = CLOSE_MAX if pace is not None else None
         intervals = self._intervals(ceiling) if close else _doubling(PATIENT_FIRST, PATIENT_MAX)
+        # A patient poller's task cannot have ended within a round trip of its start: its first
+        # poll waits too (for a scout's news, or its first interval).
+        if not close and await self._sleep_patiently(pace, next(intervals), started):
+            close, intervals = True, self._intervals(ceiling)
         while True:
             status = await self.client.get(path + "/status")
             now = time.monotonic()
             if status.get("status") == "stopped":
-                if pace is not None:  # it ended between the last two polls
-                    pace.learned((last_running + now) / 2 - started)
+                if pace is not None:
+                    # By now at the latest: the others then poll once, when theirs has ended,
+                    # rather than a moment early and again.
+                    pace.learned(now - started)
                 result = TaskResult(upid.text, upid.node, "stopped", str(status.get("exitstatus", "unexpected status")),
                                     now - started)
                 if not result.ok:
                     result.log_tail = await self._log_tail(path)
                 return result
-            last_running = now
             interval = next(intervals)
             if not close and pace is not None and pace.expected is not None:
                 # Poll when this task should end, and closely from then on.
@@ -117,11 +122,18 @@ class TaskFollower:
                 raise TaskTimeout(upid.text, timeout)
             if close or pace is None:
                 await asyncio.sleep(interval)
-                continue
-            await pace.sleep(interval)
-            if pace.expected is not None:  # woken because a scout's task ended: wait for ours
-                await asyncio.sleep(max(0.0, started + pace.expected - time.monotonic()))
+            elif await self._sleep_patiently(pace, interval, started):
                 close, intervals = True, self._intervals(ceiling)
+
+    @staticmethod
+    async def _sleep_patiently(pace: FleetPace, interval: float, started: float) -> bool:
+        """Sleep `interval` or until a scout's task ends; then, if the fleet now knows how long a
+        reload takes, until this task should end. Whether it knows (then poll closely)."""
+        await pace.sleep(interval)
+        if pace.expected is None:
+            return False
+        await asyncio.sleep(max(0.0, started + pace.expected - time.monotonic()))
+        return True
 
     async def _log_tail(self, path: str) -> list[str]:
         try:
