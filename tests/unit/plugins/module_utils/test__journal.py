@@ -131,7 +131,7 @@ def test_a_run_whose_process_ended_unreaped_is_over():
     if pid == 0:
         os._exit(0)
     try:
-        for _ in range(200):
+        for _attempt in range(200):
             with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
                 if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
                     break
