@@ -7,6 +7,7 @@ apply phase 2), so success is judged per node from each node's zone status as we
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import urllib.parse
 
@@ -44,18 +45,20 @@ async def _pending_subnets(client, vnet: str) -> list[str]:
 
 
 async def apply_and_wait(client, token: str | None, *, timeout: float, check_nodes: bool = True,
-                         pace: FleetPace | None = None) -> dict:
+                         pace: FleetPace | None = None, admission=None) -> dict:
     """Apply (releasing the lock when a token is given) and wait for the reload task and, with
     check_nodes, for every node's zones to leave `pending` (`pace`: the fleet's reload polling,
-    _pace.py). Returns a per-remote report (a task that fails or does not finish in time is in
-    it); raises only when a request failed, and before the commit only when the apply request
-    itself failed (then PVE kept the lock)."""
+    _pace.py; `admission`: an async context manager, a fleet's bound, held for the apply only,
+    not for the wait). Returns a per-remote report (a task that fails or does not finish in time
+    is in it); raises only when a request failed, and before the commit only when the apply
+    request itself failed (then PVE kept the lock)."""
     started = time.monotonic()
     follower = TaskFollower(client)
-    upid = await LockSession(client).apply(token, release=True)
-    # The node names are read while the reload runs (idle time), before the first poll: one
-    # request at a time keeps the remote's one kept-alive connection enough.
-    nodes = await node_names(client) if check_nodes else []
+    async with admission or contextlib.nullcontext():
+        upid = await LockSession(client).apply(token, release=True)
+        # The node names are read while the reload runs (idle time), before the first poll:
+        # one request at a time keeps the remote's one kept-alive connection enough.
+        nodes = await node_names(client) if check_nodes else []
     try:
         task = await follower.wait(upid, timeout=timeout, pace=pace)
     except TaskTimeout as exc:

@@ -196,7 +196,9 @@ class FleetTransaction:
         if self.abort.is_set():
             await self._phase("rollback", self._roll_back_one, self._locked())
             return
-        await self._phase("apply", self._apply_one, self._locked())
+        # The apply phase takes a slot only for its requests (see _apply_one): a reload is waited
+        # for without one, so every remote's reload runs at once whatever `concurrency` is.
+        await self._phase("apply", self._apply_one, self._locked(), slot=False)
 
     def interrupt(self, reason: str = "interrupted by a signal") -> None:
         """Stop before applying: the remotes locked so far are rolled back and released."""
@@ -204,11 +206,14 @@ class FleetTransaction:
 
     # Running one phase on many remotes
 
-    async def _phase(self, name: str, step, remotes: list[Remote], stop_on_abort: bool = False) -> None:
+    async def _phase(self, name: str, step, remotes: list[Remote], stop_on_abort: bool = False,
+                     slot: bool = True) -> None:
+        """Run `step` on every remote, at most `concurrency` at a time (unless `slot` is False:
+        then the step takes a slot itself where it needs one)."""
         started = time.monotonic()
 
         async def guarded(remote: Remote) -> None:
-            async with self._semaphore:
+            async with self._semaphore if slot else contextlib.nullcontext():
                 if stop_on_abort and self.abort.is_set():
                     return
                 try:
@@ -336,7 +341,8 @@ class FleetTransaction:
 
     async def _apply_one(self, remote: Remote) -> None:
         if not remote.changed and not remote.pending:
-            await LockSession(remote.client).release(remote.token)
+            async with self._semaphore:
+                await LockSession(remote.client).release(remote.token)
             remote.phase = "unchanged"
             self._record(remote, phase="released")
             return
@@ -344,13 +350,15 @@ class FleetTransaction:
         self._record(remote, phase="applying")
         try:
             remote.apply = await apply_and_wait(remote.client, remote.token, timeout=self.apply_timeout,
-                                                check_nodes=self.check_nodes, pace=self._pace)
+                                                check_nodes=self.check_nodes, pace=self._pace,
+                                                admission=self._semaphore)
         except PveFleetError as exc:
             # A request failed. If it was the apply itself, PVE committed nothing and kept the lock
             # (§3.5); if the commit happened, the rollback finds nothing pending and the lock gone.
             # Either way the remote is left clean; it is reported, not retried.
             remote.phase, remote.error = "apply_failed", f"apply failed: {exc}"
-            outcome = await rollback_and_release(LockSession(remote.client), remote.token)
+            async with self._semaphore:
+                outcome = await rollback_and_release(LockSession(remote.client), remote.token)
             remote.unwind = outcome.as_dict()
             self._record(remote, phase="apply_failed", error=remote.error)
             return

@@ -63,7 +63,10 @@ options:
     type: dict
     default: {}
   concurrency:
-    description: How many remotes are worked on at the same time.
+    description:
+      - How many remotes are worked on at the same time in each phase (lock, change, lock check, apply request,
+        rollback or release).
+      - Waiting for the reload tasks takes no slot, so every remote's reload runs at once whatever this is.
     type: int
     default: 64
   allow_pending:

@@ -230,3 +230,19 @@ def test_allow_pending_with_nothing_written_still_checks_the_lock(remotes):
     assert_clean(remotes, applied=True)
     for info in remotes:
         assert info.control.state()["version"] == 1, info.name  # nothing applied again
+
+
+def test_reloads_are_waited_for_at_once_whatever_the_concurrency(remotes):
+    """`concurrency` bounds the remotes worked on at once; waiting for a reload is not work: with
+    one slot, every remote's apply is sent before the first remote's reload has been seen to end."""
+    reloads_when_the_first_ended = []
+
+    def progress(phase: str, counts: dict) -> None:
+        if phase == "apply" and not reloads_when_the_first_ended:
+            reloads_when_the_first_ended.append(sum(
+                task["type"] == "reloadnetworkall" for info in remotes for task in info.control.tasks()))
+
+    report = run(transaction(remotes, concurrency=1, progress=progress))
+    assert report["ok"] and report["counts"] == {"applied": 3}
+    assert reloads_when_the_first_ended == [3]
+    assert_clean(remotes, applied=True)
