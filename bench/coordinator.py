@@ -19,6 +19,7 @@ from fleet_change import OBJECTS, connection_params, remotes_of  # noqa: E402
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings  # noqa: E402
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import (  # noqa: E402
+    DEFAULT_CONCURRENCY,
     DesiredObject,
     FleetTransaction,
     Remote,
@@ -38,5 +39,5 @@ async def main(args: argparse.Namespace) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("inventory", type=Path)
-    parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     print(json.dumps(asyncio.run(main(parser.parse_args()))))

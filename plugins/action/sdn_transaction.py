@@ -13,6 +13,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import Invali
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal, RunId, journal_path
 from ansible_collections.pvefleet.sdn.plugins.module_utils._report import progress_line, summary_table
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import (
+    DEFAULT_CONCURRENCY,
     KIND_ORDER,
     DesiredObject,
     FleetTransaction,
@@ -28,7 +29,7 @@ ARGSPEC = merge(CONNECTION, JOURNAL, dict(
     remotes=dict(type="list", elements="str"),
     controllers=_OBJECT_LIST, zones=_OBJECT_LIST, vnets=_OBJECT_LIST, subnets=_OBJECT_LIST,
     remote_objects=dict(type="dict", default={}),
-    concurrency=dict(type="int", default=64),
+    concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     allow_pending=dict(type="bool", default=False),
     apply_timeout=dict(type="float", default=600.0),
     check_nodes=dict(type="bool", default=True),

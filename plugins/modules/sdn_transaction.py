@@ -67,8 +67,10 @@ options:
       - How many remotes are worked on at the same time in each phase (lock, change, lock check, apply request,
         rollback or release).
       - Waiting for the reload tasks takes no slot, so every remote's reload runs at once whatever this is.
+      - Each remote keeps at most two HTTPS connections open. The transaction raises its own limit of open
+        files (C(ulimit -n)) to the hard limit when it needs more.
     type: int
-    default: 64
+    default: 256
   allow_pending:
     description:
       - Take the lock even if a remote has pending changes made by someone else. They are applied too.
