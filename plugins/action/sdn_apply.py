@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, apply_or_unwind, pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
     CONNECTION,
     JOURNAL,
@@ -16,7 +16,6 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveCli
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
-from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import rollback_and_release
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TOKEN_PHASES, TransactionAction
 
@@ -121,29 +120,24 @@ class ActionModule(TransactionAction):
         settings = self.connection_for(args, host)
         try:
             async with PveClient(settings) as client:
-                try:
-                    pending = await pending_objects(client)
-                    if not pending:
-                        await LockSession(client).release(token)
-                        return "released", {"changed": False, "applied": False, "pending": [],
-                                            "msg": "nothing pending: not applied, lock released"}
-                    outcome = await apply_and_wait(client, token, timeout=args["timeout"],
-                                                   check_nodes=args["check_nodes"], pace=pace)
-                except PveFleetError as exc:
-                    # A request failed: if it was the apply itself, PVE committed nothing and kept
-                    # the lock; if the commit happened, nothing is pending and the lock is gone.
-                    # Either way the remote is left clean, and the failure reported.
-                    unwind = await rollback_and_release(LockSession(client), token)
-                    return "apply_failed", {"failed": True, "changed": False, "applied": False,
-                                            "unwind": unwind.as_dict(),
-                                            "msg": f"the apply on {settings.remote} failed: {exc}"
-                                                   + (f"; {unwind.recovery}" if unwind.recovery else "")}
+                pending = await pending_objects(client)
+                if not pending:
+                    await LockSession(client).release(token)
+                    return "released", {"changed": False, "applied": False, "pending": [],
+                                        "msg": "nothing pending: not applied, lock released"}
+                outcome = await apply_or_unwind(client, token, timeout=args["timeout"],
+                                                check_nodes=args["check_nodes"], pace=pace)
         except PveFleetError as exc:
-            # Not even a connection: the lock and the changes are as they were; the journal
-            # keeps the token so that the rescue's rollback can release them.
+            # Not even a connection, or the pending read failed: the lock and the changes are as
+            # they were; the journal keeps the token so that the rescue's rollback can undo them.
             return "failed", {"failed": True, "changed": False, "applied": False,
                               "msg": f"the apply on {settings.remote} could not start: {exc}"}
-        return _applied(settings.remote, pending, outcome)
+        if outcome.error is not None:
+            unwind = outcome.unwind
+            return "apply_failed", {"failed": True, "changed": False, "applied": False, "unwind": unwind.as_dict(),
+                                    "msg": f"the apply on {settings.remote} failed: {outcome.error}"
+                                           + (f"; {unwind.recovery}" if unwind.recovery else "")}
+        return _applied(settings.remote, pending, outcome.report)
 
     async def _holds(self, args: dict, host: str, token: str) -> bool:
         try:

@@ -10,11 +10,14 @@ import asyncio
 import contextlib
 import time
 import urllib.parse
+from dataclasses import dataclass
+from typing import Optional
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, TaskTimeout
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, PveFleetError, TaskTimeout
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower
+from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import UnwindOutcome, rollback_and_release
 
 # The object kinds whose pending changes PVE counts (has_pending_changes, pve-sdn-api.md §5.2).
 _TOP_LEVEL = (("zone", "/cluster/sdn/zones", "zone"), ("vnet", "/cluster/sdn/vnets", "vnet"),
@@ -79,6 +82,30 @@ async def apply_and_wait(client, token: str | None, *, timeout: float, check_nod
                 f"{node} ({status})" for node, status in failed.items()))
     report["duration"] = round(time.monotonic() - started, 3)
     return report
+
+
+@dataclass
+class ApplyOutcome:
+    """apply_or_unwind's result: `report` when every request was answered; else the `error` of
+    the request that failed and how the remote was left (`unwind`)."""
+
+    report: Optional[dict] = None
+    error: Optional[PveFleetError] = None
+    unwind: Optional[UnwindOutcome] = None
+
+
+async def apply_or_unwind(client, token: str | None, *, timeout: float, check_nodes: bool = True,
+                          pace: FleetPace | None = None, admission=None) -> ApplyOutcome:
+    """apply_and_wait; when a request fails, roll back and release. If the failed request was the
+    apply itself, PVE committed nothing and kept the lock (pve-sdn-api.md §3.5); if the commit
+    happened, the rollback finds nothing pending and the lock gone. Either way the remote is
+    left clean; the failure is reported, not retried."""
+    try:
+        return ApplyOutcome(await apply_and_wait(client, token, timeout=timeout, check_nodes=check_nodes,
+                                                 pace=pace, admission=admission))
+    except PveFleetError as exc:
+        async with admission or contextlib.nullcontext():
+            return ApplyOutcome(error=exc, unwind=await rollback_and_release(LockSession(client), token))
 
 
 async def node_names(client) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_or_unwind, pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
@@ -375,20 +375,14 @@ class FleetTransaction:
             return
         remote.phase = "applying"
         self._record(remote, phase="applying")
-        try:
-            remote.apply = await apply_and_wait(remote.client, remote.token, timeout=self.apply_timeout,
-                                                check_nodes=self.check_nodes, pace=self._pace,
-                                                admission=self._semaphore)
-        except PveFleetError as exc:
-            # A request failed. If it was the apply itself, PVE committed nothing and kept the lock
-            # (§3.5); if the commit happened, the rollback finds nothing pending and the lock gone.
-            # Either way the remote is left clean; it is reported, not retried.
-            remote.phase, remote.error = "apply_failed", f"apply failed: {exc}"
-            async with self._semaphore:
-                outcome = await rollback_and_release(LockSession(remote.client), remote.token)
-            remote.unwind = outcome.as_dict()
+        outcome = await apply_or_unwind(remote.client, remote.token, timeout=self.apply_timeout,
+                                        check_nodes=self.check_nodes, pace=self._pace, admission=self._semaphore)
+        if outcome.error is not None:
+            remote.phase, remote.error = "apply_failed", f"apply failed: {outcome.error}"
+            remote.unwind = outcome.unwind.as_dict()
             self._record(remote, phase="apply_failed", error=remote.error)
             return
+        remote.apply = outcome.report
         remote.changed = True
         remote.phase = "applied" if remote.apply["ok"] else "apply_failed"
         if not remote.apply["ok"]:
