@@ -334,11 +334,13 @@ class HttpsPool:
         lines += [f"{name}: {value}" for name, value in request.headers.items()]
         if request.content is not None:
             lines.append(f"Content-Length: {len(request.content)}")
-        if any("\r" in line or "\n" in line for line in lines):
+        head = "\r\n".join(lines)
+        breaks = len(lines) - 1
+        if head.count("\r") != breaks or head.count("\n") != breaks:
             # A secret with a line break would otherwise end the headers early.
             raise TransportError("a header value contains a line break; nothing was sent", sent=False,
                                  **self._where(request))
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + (request.content or b"")
+        return (head + "\r\n\r\n").encode("utf-8") + (request.content or b"")
 
     def _where(self, request: HttpRequest) -> dict:
         return {"method": request.method, "path": request.path, "remote": self.settings.remote}
