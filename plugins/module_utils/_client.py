@@ -1,11 +1,11 @@
 # Private to pvefleet.sdn: not a public API.
 """PveClient: the HTTPS client for one Proxmox VE remote.
 
-Async (asyncio, over _http.py) so that one code path serves a module run on one remote and the fleet engine on a
-thousand. It speaks PVE's dialect (pve-sdn-api.md §2): form-encoded bodies with 1/0 booleans,
-parameters of GET and DELETE in the query string, the `{"data": ...}` envelope, errors with a
-message and per-parameter texts, 401s with an empty body. Retries only where a retry cannot do
-a change twice.
+Async (asyncio, over _http.py) so that one code path serves a module run on one remote and the
+fleet engine on a thousand. It speaks PVE's dialect (pve-sdn-api.md §2): form-encoded bodies
+with 1/0 booleans, parameters of GET and DELETE in the query string, the `{"data": ...}`
+envelope, errors with a message and per-parameter texts, 401s with an empty body. Retries only
+where a retry cannot do a change twice.
 """
 from __future__ import annotations
 
