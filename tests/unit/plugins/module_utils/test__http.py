@@ -95,6 +95,7 @@ class TlsServer:
         self.open = 0  # open now
         self.most_open = 0
         self.bytes_received = 0
+        self.resumed: list[bool] = []  # per connection: whether it resumed an earlier TLS session
         self.port = 0
         self._handlers: list[asyncio.Task] = []
         self._server: Optional[asyncio.AbstractServer] = None
@@ -124,6 +125,7 @@ class TlsServer:
         number = self.connections
         self.open += 1
         self.most_open = max(self.most_open, self.open)
+        self.resumed.append(writer.get_extra_info("ssl_object").session_reused)
         try:
             while not writer.is_closing():
                 request = await self._read_request(reader, number)
@@ -565,3 +567,19 @@ def test_at_most_max_connections_are_open_at_once(certificate):
     assert bodies == [f"/n/{n}".encode() for n in range(5)]
     assert server.most_open == 2  # two at once, never three
     assert server.connections == 2  # and reused, not reopened
+
+
+@pytest.mark.parametrize("trust", ["ca_path", "fingerprint"])
+def test_a_later_connection_resumes_the_tls_session(certificate, trust):
+    """The second connection to a remote resumes the first one's TLS session (less CPU on both
+    sides); a pinned certificate is still checked, from the session."""
+    options = {"ca_path": None, "fingerprint": certificate.sha256.hex()} if trust == "fingerprint" else {}
+
+    async def exchange(pool, server):
+        return [await pool.send(get("/one")), await pool.send(get("/two"))]
+
+    answers, server = run(certificate, in_turn(writing(response(200, "OK", b"1", "Connection: close")), echo_target),
+                          exchange, **options)
+    assert [a.status for a in answers] == [200, 200]
+    assert server.resumed == [False, True]
+
