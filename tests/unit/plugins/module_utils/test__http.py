@@ -582,4 +582,3 @@ def test_a_later_connection_resumes_the_tls_session(certificate, trust):
                           exchange, **options)
     assert [a.status for a in answers] == [200, 200]
     assert server.resumed == [False, True]
-
