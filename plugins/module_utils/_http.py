@@ -75,6 +75,10 @@ def _shared_context(verified: bool, ca_path: Optional[str]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
 
 
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
 def colon_hex(digest: bytes) -> str:
     return ":".join(f"{byte:02X}" for byte in digest)
 
@@ -113,8 +117,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.closed = True
-        if not self.handshake.done():
-            self.handshake.set_exception(exc or ConnectionResetError("the remote closed the connection"))
+        self._handshake_failed(exc or ConnectionResetError("the remote closed the connection"))
         if exc is None and self._headers_done and not self._framed:
             # No Content-Length and not chunked: the body ends with the connection (RFC 9112
             # §6.3). PVE answers its 401s so, with an empty body.
@@ -153,11 +156,16 @@ class _Connection(asyncio.Protocol):
             return
         except ssl.SSLError as exc:  # a certificate refused among others: the alert goes out first
             self._send_tls()
-            self.handshake.set_exception(exc)
+            self._handshake_failed(exc)
             self.close()
             return
         self._send_tls()
         self.handshake.set_result(None)
+
+    def _handshake_failed(self, exc: BaseException) -> None:
+        if not self.handshake.done():
+            self.handshake.set_exception(exc)
+            self.handshake.exception()  # retrieved: nobody waits once a connect timed out
 
     def _read_tls(self) -> tuple[bytes, bool]:
         """The plaintext received so far, and whether the remote ended the TLS session."""
@@ -277,7 +285,7 @@ class HttpsPool:
                 response, keep_alive = await connection.exchange(data, self.settings.timeout)
             except (OSError, asyncio.TimeoutError, httptools.HttpParserError) as exc:
                 connection.close()
-                raise TransportError(f"no answer: {exc or type(exc).__name__}", sent=True,
+                raise TransportError(f"no answer: {_reason(exc)}", sent=True,
                                      **self._where(request)) from None
             except BaseException:  # cancelled: the answer may still come, on no request of ours
                 connection.close()
@@ -315,9 +323,11 @@ class HttpsPool:
         except ssl.SSLError as exc:
             raise TlsError(f"TLS verification failed: {exc}. Give ca_path or fingerprint for a self-signed remote",
                            sent=False, **self._where(request)) from None
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise TransportError(f"cannot connect: {exc or type(exc).__name__}", sent=False,
-                                 **self._where(request)) from None
+        except asyncio.TimeoutError:
+            raise TransportError(f"cannot connect: no connection and TLS handshake within {settings.timeout:g} s",
+                                 sent=False, **self._where(request)) from None
+        except OSError as exc:
+            raise TransportError(f"cannot connect: {_reason(exc)}", sent=False, **self._where(request)) from None
         if self._pin is not None:
             got = hashlib.sha256(connection.peer_certificate()).digest()
             if got != self._pin:

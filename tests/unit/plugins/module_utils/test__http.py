@@ -418,6 +418,7 @@ def test_no_tls_handshake_within_the_timeout_is_a_transport_error_before_sending
 
     error, seconds = asyncio.run(go())
     assert error.sent is False and seconds < 1.5
+    assert "no connection and TLS handshake within 0.3 s" in str(error)  # not an empty reason
 
 
 def test_a_hang_up_after_the_request_is_a_transport_error_after_sending(certificate):
