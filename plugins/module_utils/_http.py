@@ -117,12 +117,13 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.closed = True
-        self._handshake_failed(exc or ConnectionResetError("the remote closed the connection"))
+        error = exc or ConnectionResetError("the remote closed the connection")
+        self._handshake_failed(error)
         if exc is None and self._headers_done and not self._framed:
             # No Content-Length and not chunked: the body ends with the connection (RFC 9112
             # §6.3). PVE answers its 401s so, with an empty body.
             self._complete(keep_alive=False)
-        self._settle(error=exc or ConnectionResetError("the remote closed the connection"))
+        self._settle(error=error)
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
