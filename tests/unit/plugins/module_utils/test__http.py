@@ -501,47 +501,40 @@ def test_a_matching_pinned_fingerprint_is_enough(certificate, form):
     assert answer.status == 200
 
 
-def test_a_wrong_pinned_fingerprint_is_a_tls_error_and_nothing_is_sent(certificate):
-    wrong = bytes([certificate.sha256[0] ^ 1]) + certificate.sha256[1:]
-
+def refused_before_sending(certificate: Certificate, **options) -> TlsError:
+    """Send a request carrying a password where TLS must refuse the server: the error, after
+    checking that not a byte of it reached the server."""
     async def exchange(pool, server):
         with pytest.raises(TlsError) as caught:
             await pool.send(HttpRequest("POST", "/api2/json/access/ticket", {}, b"password=secret"))
         await server.settled()
         return caught.value
 
-    error, server = run(certificate, echo_target, exchange, ca_path=None, fingerprint=wrong.hex())
+    error, server = run(certificate, echo_target, exchange, **options)
     assert error.sent is False
-    assert "pinned fingerprint" in str(error)
     assert server.requests == [] and server.bytes_received == 0
+    return error
 
 
-def test_the_certificate_is_trusted_through_ca_path(certificate):
-    async def exchange(pool, server):
-        return await pool.send(get())
-
-    answer, _server = run(certificate, echo_target, exchange, ca_path=certificate.cert_path)
-    assert answer.status == 200
+def test_a_wrong_pinned_fingerprint_is_a_tls_error_and_nothing_is_sent(certificate):
+    wrong = bytes([certificate.sha256[0] ^ 1]) + certificate.sha256[1:]
+    error = refused_before_sending(certificate, ca_path=None, fingerprint=wrong.hex())
+    assert "pinned fingerprint" in str(error)
 
 
 def test_an_unknown_self_signed_certificate_is_refused_by_default(certificate):
-    async def exchange(pool, server):
-        with pytest.raises(TlsError) as caught:
-            await pool.send(get())
-        await server.settled()
-        return caught.value
-
-    error, server = run(certificate, echo_target, exchange, ca_path=None)
-    assert error.sent is False
+    error = refused_before_sending(certificate, ca_path=None)
     assert "TLS verification failed" in str(error)
-    assert server.requests == [] and server.bytes_received == 0
 
 
-def test_validate_certs_false_accepts_any_certificate(certificate):
+@pytest.mark.parametrize("trust", ["ca_path", "validate_certs=false"])
+def test_a_trusted_or_unverified_certificate_is_accepted(certificate, trust):
+    options = {"ca_path": certificate.cert_path} if trust == "ca_path" else {"ca_path": None, "validate_certs": False}
+
     async def exchange(pool, server):
         return await pool.send(get())
 
-    answer, _server = run(certificate, echo_target, exchange, ca_path=None, validate_certs=False)
+    answer, _server = run(certificate, echo_target, exchange, **options)
     assert answer.status == 200
 
 
