@@ -3,9 +3,8 @@
 """Apply a remote's pending SDN configuration and follow the reload to its end (docs: modules/sdn_apply.py)."""
 from __future__ import annotations
 
-import asyncio
-
-from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_and_wait, apply_or_unwind, pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
     CONNECTION,
     JOURNAL,
@@ -15,9 +14,11 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
-from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
+from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import APPLY, BLOCKING, HOLDING, Phase
+from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import Remote
+from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import FleetTransaction
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected
-from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TOKEN_PHASES, TransactionAction
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
 
 ARGSPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, dict(
     timeout=dict(type="float", default=600.0),
@@ -29,8 +30,6 @@ LOCK_LOST = (
     "taken by another client): the pending configuration may hold changes made by others since, "
     "so nothing is applied anywhere. Inspect it with pvefleet.sdn.sdn_info, then roll back or "
     "apply it by hand")
-# A remote of the transaction in one of these phases means the transaction must not be applied.
-BLOCKING_PHASES = frozenset({"failed", "lock_failed", "locking", "rolling_back", "rolled_back", "stuck", "lock_lost"})
 
 
 class ActionModule(TransactionAction):
@@ -39,128 +38,108 @@ class ActionModule(TransactionAction):
     async def execute(self, args: dict) -> dict:
         journal = self.journal(args)
         entry = self.this_run_entry(journal)
-        token = self.lock_token(args, journal)
-        if entry:
+        if entry and not args.get("lock_token"):
             check_protected(self._task, self.task_vars, "sdn_apply")
             self._refuse_if_transaction_failed(journal)
-            if not self.check_mode and not args.get("lock_token"):
-                await self._apply_transaction(args, journal)
-                result = journal.read().get("remotes", {}).get(self.host, {}).get("result")
-                if result is not None:
-                    return result
-                token = self.lock_token(args, journal)  # not applied with the others: no token left
-        settings = self.connection_for(args)
-        async with PveClient(settings) as client:
-            pending = await pending_objects(client)
-            if token and not entry and not self.check_mode and not await LockSession(client).holds(token):
-                raise PveFleetError(LOCK_LOST.format(remote=settings.remote))
-            if not pending:
-                if token and not self.check_mode:
-                    await LockSession(client).release(token)
-                    if entry:
-                        journal.update(self.host, phase="released")
-                return {"changed": False, "applied": False, "pending": [],
-                        "msg": "nothing pending: not applied" + (", lock released" if token else "")}
-            if self.check_mode:
-                return {"changed": True, "applied": False, "pending": pending,
-                        "msg": f"check mode: {len(pending)} pending change(s) would be applied"}
-            if entry:
-                journal.update(self.host, phase="applying")
-            try:
-                outcome = await apply_and_wait(client, token, timeout=args["timeout"],
-                                               check_nodes=args["check_nodes"])
-            except PveFleetError as exc:
-                if entry:
-                    journal.update(self.host, phase="apply_failed", error=str(exc))
-                raise
-        phase, result = _applied(settings.remote, pending, outcome)
-        if entry:
-            journal.update(self.host, phase=phase, error=outcome.get("error"))
-        return result
+            if not self.check_mode:
+                return await self._apply_transaction(args, journal)
+        return await self._apply_alone(args, journal, entry)
 
-    async def _apply_transaction(self, args: dict, journal) -> None:
+    async def _apply_transaction(self, args: dict, journal) -> dict:
         """Verify every lock of the transaction, then apply every remote at once, exactly once.
 
         PVE accepts any token while no lock is held, so a lock force-released under the
         transaction is invisible to the writes: before any remote applies, all are checked. The
-        first host to get here does both for the whole transaction, like PDM; the others wait
-        for it and return their own result from the journal. So the apply takes one reload
-        task's time whatever the forks, instead of one per batch of forks.
+        first host to get here does both for the whole transaction, like PDM, with the engine's
+        own phases; the others wait for it and return their own result from the journal. So the
+        apply takes one reload task's time whatever the forks, instead of one per batch of forks.
         """
         with journal.exclusive("verify"):
             record = journal.read()
             if record.get("verification") is None:
-                remotes = record.get("remotes", {})
-                hosts = sorted(h for h, e in remotes.items() if e.get("phase") in TOKEN_PHASES and e.get("token"))
-                held = await asyncio.gather(*(self._holds(args, h, remotes[h]["token"]) for h in hosts))
-                lost = [h for h, ok in zip(hosts, held) if not ok]
-                for host in lost:
-                    # Not ours any more: the rescue must not roll back what may be others' changes.
-                    journal.update(host, phase="lock_lost", token=None, error="lock lost before applying")
-                verdict = {"ok": not lost, "lost": lost}
+                verdict = await self._verify_and_apply_all(args, journal, record.get("remotes", {}))
                 journal.set_field("verification", verdict)
-                if verdict["ok"]:
-                    await self._apply_all(args, journal, {h: remotes[h]["token"] for h in hosts})
-            verdict = journal.read()["verification"]
+            record = journal.read()
+        verdict = record["verification"]
         if not verdict["ok"]:
-            raise PveFleetError(LOCK_LOST.format(remote=", ".join(verdict["lost"])))
+            raise PveFleetError(verdict["msg"])
+        result = record.get("remotes", {}).get(self.host, {}).get("result")
+        if result is None:
+            raise PveFleetError(f"{self.host}: not applied: the transaction's apply (by {verdict.get('by')}) did not "
+                                "include this remote; roll the transaction back with pvefleet.sdn.sdn_lock state=rolled_back")
+        return result
 
-    async def _apply_all(self, args: dict, journal, tokens: dict[str, str]) -> None:
-        journal.update_many({host: {"phase": "applying"} for host in tokens})
-        pace = FleetPace()
-        results = await asyncio.gather(*(self._apply_one(args, host, token, pace) for host, token in tokens.items()))
-        for _phase, result in results:
-            result["applied_by"] = self.host  # which host's task applied the transaction
-        journal.update_many({host: {"phase": phase, "error": result.get("msg") if result.get("failed") else None,
-                                    "token": tokens[host] if phase == "failed" else None, "result": result}
-                             for host, (phase, result) in zip(tokens, results)})
+    async def _verify_and_apply_all(self, args: dict, journal, entries: dict) -> dict:
+        holding = sorted(h for h, e in entries.items() if e.get("phase") in HOLDING and e.get("token"))
+        remotes, refused = [], {}
+        for host in holding:
+            try:
+                remotes.append(self.remote_from_journal(args, host, entries[host]))
+            except PveFleetError as exc:
+                refused[host] = str(exc)
+        if refused:
+            return {"ok": False, "by": self.host, "msg": "not applying anywhere: " + "; ".join(
+                f"{host}: {text}" for host, text in sorted(refused.items()))}
+        engine = FleetTransaction(remotes, apply_timeout=args["timeout"], check_nodes=args["check_nodes"],
+                                  journal=journal, actor=self.host, list_pending=True)
+        report = await engine.apply_locked()
+        lost = sorted(r.host for r in remotes if r.phase == Phase.LOCK_LOST and r.apply is None)
+        if lost or (engine.abort.is_set() and not any(r.phase in APPLY for r in remotes)):
+            return {"ok": False, "by": self.host, "msg": LOCK_LOST.format(remote=", ".join(lost))
+                    if lost else f"not applying anywhere: {report['aborted']}"}
+        journal.update_many({r.host: {"result": _result(r, applied_by=self.host)} for r in remotes})
+        return {"ok": True, "by": self.host}
 
-    async def _apply_one(self, args: dict, host: str, token: str, pace: FleetPace) -> tuple[str, dict]:
-        """One remote of the transaction: its journal phase and its task result."""
-        settings = self.connection_for(args, host)
-        try:
-            async with PveClient(settings) as client:
-                pending = await pending_objects(client)
-                if not pending:
-                    await LockSession(client).release(token)
-                    return "released", {"changed": False, "applied": False, "pending": [],
-                                        "msg": "nothing pending: not applied, lock released"}
-                outcome = await apply_or_unwind(client, token, timeout=args["timeout"],
-                                                check_nodes=args["check_nodes"], pace=pace)
-        except PveFleetError as exc:
-            # Not even a connection, or the pending read failed: the lock and the changes are as
-            # they were; the journal keeps the token so that the rescue's rollback can undo them.
-            return "failed", {"failed": True, "changed": False, "applied": False,
-                              "msg": f"the apply on {settings.remote} could not start: {exc}"}
-        if outcome.error is not None:
-            unwind = outcome.unwind
-            return "apply_failed", {"failed": True, "changed": False, "applied": False, "unwind": unwind.as_dict(),
-                                    "msg": f"the apply on {settings.remote} failed: {outcome.error}"
-                                           + (f"; {unwind.recovery}" if unwind.recovery else "")}
-        return _applied(settings.remote, pending, outcome.report)
-
-    async def _holds(self, args: dict, host: str, token: str) -> bool:
-        try:
-            async with PveClient(self.connection_for(args, host)) as client:
-                return await LockSession(client).holds(token)
-        except PveFleetError:
-            return False
+    async def _apply_alone(self, args: dict, journal, entry: dict) -> dict:
+        """One remote, outside a transaction of this run (or with an explicit lock_token)."""
+        token = self.lock_token(args, journal)
+        settings = self.connection_for(args)
+        remote = Remote(self.host, settings, phase=Phase.LOCKED if token else Phase.PLANNED, token=token,
+                        identity=entry.get("identity") if token and not args.get("lock_token") else None,
+                        by=self.host)
+        async with PveClient(settings, identity=remote.identity) as client:
+            remote.client = client
+            remote.pending = await pending_objects(client)
+            if token and not self.check_mode and not await LockSession(client).holds(token):
+                raise PveFleetError(LOCK_LOST.format(remote=settings.remote))
+            if self.check_mode:
+                return {**_result(remote), "changed": bool(remote.pending),
+                        "msg": f"check mode: {len(remote.pending)} pending change(s) would be applied"
+                        if remote.pending else "check mode: nothing pending"}
+            if not remote.pending and not token:
+                return {**_result(remote), "msg": "nothing pending: not applied"}
+            await steps.apply(remote, timeout=args["timeout"], check_nodes=args["check_nodes"])
+        return _result(remote)
 
     def _refuse_if_transaction_failed(self, journal) -> None:
         remotes = journal.read().get("remotes", {})
         bad = sorted(f"{host} ({entry.get('phase')})" for host, entry in remotes.items()
-                     if entry.get("phase") in BLOCKING_PHASES)
+                     if entry.get("phase") in BLOCKING)
         if bad:
             raise PveFleetError(
                 "not applying: other remotes of this transaction did not get ready: "
                 + ", ".join(bad) + ". Roll back the transaction with pvefleet.sdn.sdn_lock state=rolled_back")
 
 
-def _applied(remote: str, pending: list[str], outcome: dict) -> tuple[str, dict]:
-    """The journal phase and task result of a remote whose apply ran (its reload may have failed)."""
-    result = {"changed": True, "applied": True, "pending": pending, **outcome}
-    if not outcome["ok"]:
-        result.update(failed=True, msg=f"the apply on {remote} failed: {outcome['error']}")
-        return "apply_failed", result
-    result["msg"] = f"applied {len(pending)} change(s); reload {outcome['exitstatus']} on every node"
-    return "applied", result
+def _result(remote: Remote, applied_by: str | None = None) -> dict:
+    """The task result of one remote's apply; the same keys whatever happened."""
+    report = remote.apply or {}
+    applied = remote.phase in APPLY
+    result = {"changed": applied, "applied": applied, "ok": remote.ok or remote.phase == Phase.PLANNED,
+              "phase": str(remote.phase), "pending": list(remote.pending),
+              "upid": report.get("upid"), "exitstatus": report.get("exitstatus"), "nodes": report.get("nodes", {}),
+              "applied_by": applied_by or remote.by}
+    if remote.phase == Phase.APPLIED:
+        result["msg"] = (f"applied {len(remote.pending) or 'the'} change(s) on {remote.settings.remote}; "
+                         f"reload {report.get('exitstatus')} on every node")
+    elif remote.phase == Phase.UNCHANGED:
+        result["msg"] = "nothing pending: not applied, lock released"
+    elif remote.phase != Phase.PLANNED:
+        result.update(failed=True, msg=f"the apply on {remote.settings.remote} failed: {remote.error}"
+                      + (f"; {remote.recovery}" if remote.recovery else ""))
+        for name in ("error", "recovery", "unwind"):
+            if getattr(remote, name):
+                result[name] = getattr(remote, name)
+        if report.get("log_tail"):
+            result["log_tail"] = report["log_tail"]
+    return result

@@ -4,22 +4,26 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
+from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
     CONNECTION,
     JOURNAL,
     LOCK_TOKEN,
     merge,
 )
-from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError, TransportError
-from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import ACTIVE_PHASES, JournalConflict, RunId
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import UNSETTLED, JournalConflict, RunId
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
-from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import FORCE_RELEASE_HINT, rollback_and_release
+from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import ACTIVE, CLEAN, Phase
+from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import Remote
+from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import DEFAULT_CONCURRENCY, fleet_client, run_phase
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils import _watchdog as watchdog
-from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected, transaction_hosts
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
 
 ARGSPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, dict(
@@ -28,6 +32,8 @@ ARGSPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, dict(
     force=dict(type="bool", default=False),
     release_on_exit=dict(type="bool", default=True),
 ))
+# How long a rescue waits for the remotes other hosts are rolling back, to report every remote.
+OTHERS_SECONDS = 120.0
 
 
 class ActionModule(TransactionAction):
@@ -41,19 +47,29 @@ class ActionModule(TransactionAction):
             return await self._release(args)
         return await self._roll_back(args)
 
+    # locked
+
     async def _lock(self, args: dict) -> dict:
         check_protected(self._task, self.task_vars, "sdn_lock")
         settings = self.connection_for(args)
+        hosts = transaction_hosts(self.task_vars)
+        if len(hosts) > 1:
+            self.check_settings_derivable(args)
         if self.check_mode:
             # Check mode takes no lock: it says whether the lock could be taken now.
             async with PveClient(settings) as client:
                 held = await LockSession(client).probe()
-            return {"changed": not held, "locked": False, "lock_free": not held,
+            return {"changed": False, "locked": False, "lock_free": not held,
                     "msg": "check mode: the lock is held by another client" if held else
                     "check mode: the lock is free and would be taken"}
         journal = self.journal(args)
         run = RunId.current()
         journal.join(run, self.host, settings.public_fields())
+        refused = await self._preflight(args, journal, hosts)
+        if refused:
+            journal.update(self.host, phase=Phase.NOT_LOCKED, error="the preflight failed")
+            raise PveFleetError("not locking any remote of the transaction: " + "; ".join(
+                f"{host}: {message}" for host, message in sorted(refused.items())))
         warnings = []
         if args["release_on_exit"]:
             try:
@@ -61,28 +77,49 @@ class ActionModule(TransactionAction):
             except Exception as exc:  # a safety net that failed must not stop the transaction
                 warnings.append(f"the watchdog that rolls back after an interrupted run could not start ({exc}); "
                                 "if this run stops before applying, run the playbook pvefleet.sdn.recover")
-        try:
-            async with PveClient(settings) as client:
-                token = await LockSession(client).acquire(allow_pending=args["allow_pending"])
-        except TransportError as exc:
-            if exc.sent:
-                # The lock request may have been carried out; its token never arrived. Never
-                # re-send it blindly: say which remote may hold an orphaned lock.
-                journal.update(self.host, phase="locking", error=str(exc))
-                raise PveFleetError(
-                    f"the lock request to {settings.remote} got no answer ({exc}); the remote may now "
-                    f"hold a lock whose token was lost. Check it and, if so, {FORCE_RELEASE_HINT}") from exc
-            journal.update(self.host, phase="lock_failed", error=str(exc))
-            raise
-        except PveFleetError as exc:
-            journal.update(self.host, phase="lock_failed", error=str(exc))
-            raise
-        journal.update(self.host, phase="locked", token=token, error=None)
-        result = {"changed": True, "locked": True, "transaction": args["transaction"],
+        remote = Remote(self.host, settings, by=self.host)
+        remote.on_change = self._journal_pen(args)
+        async with PveClient(settings) as client:
+            remote.client = client
+            await steps.lock(remote, allow_pending=args["allow_pending"])
+        # Taken and released within the transaction, the lock alone changes nothing: the changes and
+        # the apply report what did.
+        result = {"changed": False, "locked": True, "transaction": args["transaction"],
                   "journal": str(journal.path), "msg": f"SDN lock of {settings.remote} taken"}
         if warnings:
             result["warnings"] = warnings
         return result
+
+    async def _preflight(self, args: dict, journal, hosts: list[str]) -> dict[str, str]:
+        """Before any host of the transaction takes a lock, the first to get here checks every remote
+        (steps.preflight: reachable, trusted, credentials, Proxmox VE 9), so that a PVE 8 remote or a
+        wrong secret is found with nothing locked; the others use its verdict. What failed, by host."""
+        with journal.exclusive("preflight"):
+            verdict = journal.read().get("preflight")
+            if verdict is None or self.host not in verdict.get("hosts", []):
+                verdict = {"hosts": sorted(hosts), "failed": await self._preflight_all(args, hosts)}
+                journal.set_field("preflight", verdict)
+        return verdict["failed"]
+
+    async def _preflight_all(self, args: dict, hosts: list[str]) -> dict[str, str]:
+        failed: dict[str, str] = {}
+        remotes = []
+        for host in hosts:
+            try:
+                remotes.append(Remote(host, self.connection_for(args, host)))
+            except PveFleetError as exc:
+                failed[host] = str(exc)
+
+        async def one(remote: Remote) -> None:
+            async with PveClient(remote.settings) as client:
+                remote.client = client
+                await steps.preflight(remote)
+
+        await run_phase(one, remotes, semaphore=asyncio.Semaphore(DEFAULT_CONCURRENCY),
+                        on_failure=lambda remote, message: failed.__setitem__(remote.host, message))
+        return failed
+
+    # released
 
     async def _release(self, args: dict) -> dict:
         settings = self.connection_for(args)
@@ -97,13 +134,16 @@ class ActionModule(TransactionAction):
                         "check mode: the lock would be released"}
             await session.release(token, force=args["force"])
         if entry:
-            journal.update(self.host, phase="released")
+            journal.update(self.host, phase=Phase.RELEASED, token=None)
         return {"changed": True, "released": True, "msg": f"SDN lock of {settings.remote} released"}
+
+    # rolled_back
 
     async def _roll_back(self, args: dict) -> dict:
         """Roll back and release this host's remote, then every other remote of the transaction
         that is still locked: a rescue running on one host is enough, and each remote is claimed
-        once so that hosts running the rescue together do not roll back twice."""
+        once so that hosts running the rescue together do not roll back twice. The result tells,
+        for every remote of the transaction, what became of it and which host did it."""
         journal = self.journal(args)
         record = journal.read()
         owner, run = record.get("run"), RunId.current()
@@ -117,80 +157,91 @@ class ActionModule(TransactionAction):
                 f"on {owner['controller']}); not rolling back its remotes from here"
                 + (". If that run is gone (its controller or container no longer exists), recover with force=true"
                    if elsewhere else ""))
-        hosts = [self.host] + sorted(h for h in record.get("remotes", {}) if h != self.host)
-        # Why the transaction is being rolled back: the errors the remotes recorded.
-        cause = {h: e["error"] for h, e in sorted(record.get("remotes", {}).items()) if e.get("error")}
-        outcomes: dict[str, dict] = {}
+        entries = record.get("remotes", {})
+        cause = {h: e["error"] for h, e in sorted(entries.items()) if e.get("error")}
         if self.check_mode:
-            active = [h for h in hosts if record.get("remotes", {}).get(h, {}).get("phase") in ACTIVE_PHASES]
-            return {"changed": bool(active), "remotes": {h: {"state": "would roll back"} for h in active}}
-        if self.host not in record.get("remotes", {}) and (args["lock_token"] or args["force"]):
-            outcomes[self.host] = await self._roll_back_unrecorded(args)
+            active = sorted(h for h, e in entries.items() if e.get("phase") in ACTIVE)
+            return {"changed": bool(active), "remotes": {h: {"state": "would roll back"} for h in active},
+                    "failed_remotes": [], "cause": cause, "msg": f"check mode: {len(active)} remote(s) would be rolled back"}
+        done: dict[str, dict] = {}
+        if self.host not in entries and (args["lock_token"] or args["force"]):
+            done[self.host] = await self._roll_back_unrecorded(args)
+        # A run that is gone may have died while applying, or while rolling back: find out how far it got.
+        claimable = UNSETTLED if foreign else ACTIVE - {Phase.ROLLING_BACK}
+        hosts = [self.host] + sorted(h for h in entries if h != self.host)
+        claimed, left = [], {}
         for host in hosts:
-            entry = journal.claim(host, ACTIVE_PHASES - {"rolling_back"}, "rolling_back")
-            if entry is None and foreign:
-                # A run that is gone may have died while applying: find out how far it got.
-                entry = journal.claim(host, frozenset({"applying"}), "rolling_back")
+            entry = journal.claim(host, claimable, Phase.ROLLING_BACK)
             if entry is None:
                 continue
-            outcome = await self._roll_back_one(args, host, entry)
-            journal.update(host, phase=outcome["state"], unwind=outcome)
-            outcomes[host] = outcome
-        failed = sorted(h for h, o in outcomes.items() if not o["ok"])
-        states = Counter(o["state"] for o in outcomes.values() if o["state"] != "clean")
-        result = {"changed": bool(states), "remotes": outcomes, "failed_remotes": failed, "cause": cause}
-        if failed:
-            result.update(failed=True, msg="could not roll back and release every remote: "
-                          + "; ".join(f"{h}: {outcomes[h]['state']}, {outcomes[h].get('recovery', '')}" for h in failed))
-        elif not states:
-            result["msg"] = "nothing to roll back: no remote of the transaction is locked"
-        elif set(states) == {"rolled_back"}:
-            result["msg"] = f"rolled back and released {states['rolled_back']} remote(s)"
-        else:
-            result["msg"] = "remotes " + ", ".join(f"{state}: {n}" for state, n in sorted(states.items()))
-        return result
+            try:
+                claimed.append(self.remote_from_journal(args, host, entry))
+            except PveFleetError as exc:
+                journal.update(host, phase=entry["phase"])  # let go: its own host's rescue does it
+                left[host] = f"left to its own host: {exc}"
+        await run_phase(self._unwind, claimed, semaphore=asyncio.Semaphore(DEFAULT_CONCURRENCY))
+        return await self._rollback_result(journal, cause, {r.host for r in claimed}, done, left)
 
-    async def _roll_back_one(self, args: dict, host: str, entry: dict) -> dict:
-        try:
-            settings = self.connection_for(args, host, fallback=entry)
-            async with PveClient(settings) as client:
-                session = LockSession(client)
-                if entry.get("phase") == "locking" and not entry.get("token"):
-                    held = await session.probe()
-                    return {"state": "unknown" if held else "released", "ok": not held, "recovery": (
-                        f"the lock request got no answer and a lock is held now; it may be ours: {FORCE_RELEASE_HINT}"
-                        if held else "")}
-                if entry.get("phase") == "applying":
-                    return await _settle_applying(client, session, entry.get("token"))
-                return (await rollback_and_release(session, entry.get("token"))).as_dict()
-        except PveFleetError as exc:
-            return {"state": "stuck", "ok": False, "errors": [str(exc)], "recovery": FORCE_RELEASE_HINT}
+    async def _unwind(self, remote: Remote) -> None:
+        async with fleet_client(remote.settings, remote.identity) as client:
+            remote.client = client
+            await steps.unwind(remote)
 
     async def _roll_back_unrecorded(self, args: dict) -> dict:
         """Recovery without a record: with a token, as any rollback; with force, free the lock
         first (whoever holds it) and roll back unlocked."""
-        settings = self.connection_for(args)
-        async with PveClient(settings) as client:
+        remote = Remote(self.host, self.connection_for(args), phase=Phase.CHANGED, token=args["lock_token"],
+                        by=self.host)
+        async with PveClient(remote.settings) as client:
+            remote.client = client
             session = LockSession(client)
             if args["force"]:
                 held, pending = await asyncio.gather(session.probe(), pending_objects(client))
                 if not held and not pending:
-                    return {"state": "clean", "ok": True}  # nothing to force
+                    return {"state": str(Phase.UNCHANGED), "by": self.host}  # nothing to force
                 await session.release(None, force=True)
-                return (await rollback_and_release(session, None)).as_dict()
-            return (await rollback_and_release(session, args["lock_token"])).as_dict()
+                await session.rollback(None, release=True)
+                return {"state": str(Phase.ROLLED_BACK), "by": self.host}
+            await run_phase(steps.unwind, [remote])
+        return {"state": str(remote.phase), "by": self.host, "error": remote.error, "recovery": remote.recovery}
+
+    async def _rollback_result(self, journal, cause: dict, mine: set[str], done: dict, left: dict) -> dict:
+        """Every remote of the transaction: its state and who made it so, the same on every host
+        once the remotes other hosts were rolling back are done."""
+        deadline = time.monotonic() + OTHERS_SECONDS
+        while True:
+            entries = journal.read().get("remotes", {})
+            busy = [h for h, e in entries.items() if e.get("phase") == Phase.ROLLING_BACK]
+            if not busy or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        remotes = dict(done)
+        for host, entry in sorted(entries.items()):
+            outcome = {"state": entry.get("phase"), "by": entry.get("by")}
+            for name in ("error", "recovery", "unwind"):
+                if entry.get(name):
+                    outcome[name] = entry[name]
+            if host in left and entry.get("phase") in ACTIVE:
+                outcome["state"], outcome["note"] = "waiting", left[host]
+            remotes[host] = outcome
+        unsettled = {Phase.STUCK, Phase.LOCK_LOST, Phase.LOCK_UNKNOWN, Phase.ROLLING_BACK}
+        failed = sorted(h for h, o in remotes.items() if o["state"] in unsettled)
+        states = Counter(str(o["state"]) for o in remotes.values())
+        undone = sum(1 for o in remotes.values() if o["state"] in CLEAN)
+        mine_done = sorted(mine | (set(done) & {self.host}))
+        if undone == len(remotes):
+            summary = f"rolled back and released {states.get(str(Phase.ROLLED_BACK), 0)}/{len(remotes)} remote(s)"
+            if undone > states.get(str(Phase.ROLLED_BACK), 0):
+                summary += f" (the others: {', '.join(f'{s} {n}' for s, n in sorted(states.items()) if s != 'rolled_back')})"
+        else:
+            summary = f"the {len(remotes)} remote(s) of the transaction: " + ", ".join(
+                f"{s} {n}" for s, n in sorted(states.items()))
+        summary += f"; this host did {len(mine_done)}"
+        result = {"changed": bool(mine_done), "remotes": remotes, "failed_remotes": failed, "cause": cause,
+                  "by_this_host": mine_done, "msg": summary}
+        if failed:
+            result.update(failed=True, msg="could not roll back and release every remote: " + "; ".join(
+                f"{h}: {remotes[h]['state']}, {remotes[h].get('recovery', '')}" for h in failed) + f". {summary}")
+        return result
 
 
-async def _settle_applying(client, session: LockSession, token) -> dict:
-    """A remote whose run died while applying it. Still locked with our token: the apply never
-    committed, so it is rolled back. Lock free and nothing pending: the apply committed (its
-    reload ran or runs on; sdn_info shows each node). Anything else is left for a person."""
-    if token and await session.holds(token):
-        return (await rollback_and_release(session, token)).as_dict()
-    held, pending = await asyncio.gather(session.probe(), pending_objects(client))
-    if not held and not pending:
-        return {"state": "applied", "ok": True,
-                "recovery": "the apply was committed before the run stopped; check each node with pvefleet.sdn.sdn_info"}
-    return {"state": "stuck", "ok": False, "recovery": (
-        f"the run stopped while applying; the lock is {'held by another client' if held else 'free'} and "
-        f"{len(pending)} change(s) are pending: inspect them with pvefleet.sdn.sdn_info, then apply or roll back by hand")}

@@ -33,6 +33,7 @@ ARGSPEC = merge(CONNECTION, JOURNAL, dict(
     allow_pending=dict(type="bool", default=False),
     apply_timeout=dict(type="float", default=600.0),
     check_nodes=dict(type="bool", default=True),
+    lock_wait=dict(type="float", default=0.0),
 ))
 
 
@@ -43,6 +44,9 @@ class ActionModule(SdnAction):
     async def execute(self, args: dict) -> dict:
         hosts = args["remotes"] or list(self.task_vars.get("ansible_play_batch") or [self.host])
         check_batch(self.task_vars, "sdn_transaction")
+        self._check_hosts(args, hosts)
+        if len(hosts) > 1:
+            self.check_settings_derivable(args)
         remotes = [Remote(host, self.connection_for(args, host), self._objects_for(args, host)) for host in hosts]
         journal = None
         if not self.check_mode:
@@ -51,8 +55,8 @@ class ActionModule(SdnAction):
         engine = FleetTransaction(
             remotes, concurrency=args["concurrency"], check_mode=self.check_mode,
             allow_pending=args["allow_pending"], apply_timeout=args["apply_timeout"],
-            check_nodes=args["check_nodes"], journal=journal,
-            progress=self._progress(len(remotes)))
+            check_nodes=args["check_nodes"], lock_wait=args["lock_wait"], journal=journal,
+            progress=self._progress(len(remotes)), actor=f"sdn_transaction ({self.host})")
         with _signals_interrupt(engine):
             report = await engine.run()
         lines = summary_table(report)
@@ -68,6 +72,20 @@ class ActionModule(SdnAction):
         if journal is not None and report["ok"]:
             journal.forget()
         return result
+
+    def _check_hosts(self, args: dict, hosts: list[str]) -> None:
+        """Every remote named is an inventory host: a typo would otherwise drop one from the change."""
+        known = set(self.task_vars.get("hostvars", {}).keys()) | {self.host}
+        errors = {}
+        unknown = sorted(set(hosts) - known)
+        if unknown:
+            errors["remotes"] = f"not in the inventory: {', '.join(unknown)}"
+        strangers = sorted(set(args["remote_objects"]) - set(hosts))
+        if strangers:
+            errors["remote_objects"] = (f"names {', '.join(strangers)}, which {'is' if len(strangers) == 1 else 'are'} "
+                                        f"not a remote of this transaction ({', '.join(sorted(hosts))})")
+        if errors:
+            raise InvalidInput(errors)
 
     def _objects_for(self, args: dict, host: str) -> list[DesiredObject]:
         own = args["remote_objects"].get(host) or {}

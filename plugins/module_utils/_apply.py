@@ -1,5 +1,5 @@
 # Private to pvefleet.sdn: not a public API.
-"""Applying one remote: what is pending, the apply itself, and proof that every node reloaded.
+"""After an apply: what is pending, and proof that every node reloaded.
 
 PVE's `reloadnetworkall` task ends OK even when a node failed to reload (pve-sdn-api.md §3.5,
 apply phase 2), so success is judged per node from each node's zone status as well.
@@ -7,17 +7,12 @@ apply phase 2), so success is judged per node from each node's zone status as we
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import urllib.parse
-from dataclasses import dataclass
-from typing import Optional
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, PveFleetError, TaskTimeout
-from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
-from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower
-from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import UnwindOutcome, rollback_and_release
+from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower, Upid
 
 # The object kinds whose pending changes PVE counts (has_pending_changes, pve-sdn-api.md §5.2).
 _TOP_LEVEL = (("zone", "/cluster/sdn/zones", "zone"), ("vnet", "/cluster/sdn/vnets", "vnet"),
@@ -47,27 +42,15 @@ async def _pending_subnets(client, vnet: str) -> list[str]:
             if item.get("state")]
 
 
-async def apply_and_wait(client, token: str | None, *, timeout: float, check_nodes: bool = True,
-                         pace: FleetPace | None = None, admission=None) -> dict:
-    """Apply (releasing the lock when a token is given) and wait for the reload task and, with
-    check_nodes, for every node's zones to leave `pending` (`pace`: the fleet's reload polling,
-    _pace.py; `admission`: an async context manager, a fleet's bound, held for the apply only,
-    not for the wait). Returns a per-remote report (a task that fails or does not finish in time
-    is in it); raises only when a request failed, and before the commit only when the apply
-    request itself failed (then PVE kept the lock)."""
-    started = time.monotonic()
+async def follow_reload(client, upid: Upid, nodes: list[str], *, timeout: float, check_nodes: bool = True,
+                        pace: FleetPace | None = None, started: float | None = None) -> dict:
+    """Follow a committed apply's reload task and, with check_nodes, every node's zones until none
+    is `pending` (`pace`: the fleet's reload polling, _pace.py). Returns the report of the reload;
+    raises when a request fails or the task does not end within `timeout` (counted from
+    `started`): then the reload's result is unknown."""
+    started = time.monotonic() if started is None else started
     follower = TaskFollower(client)
-    async with admission or contextlib.nullcontext():
-        upid = await LockSession(client).apply(token, release=True)
-        # The node names are read while the reload runs (idle time), before the first poll:
-        # one request at a time keeps the remote's one kept-alive connection enough.
-        nodes = await node_names(client) if check_nodes else []
-    try:
-        task = await follower.wait(upid, timeout=timeout, pace=pace)
-    except TaskTimeout as exc:
-        # Committed, and maybe still reloading: a report, not a rollback.
-        return {"upid": str(upid), "node": upid.node, "exitstatus": "", "ok": False, "error": str(exc),
-                "duration": round(time.monotonic() - started, 3)}
+    task = await follower.wait(upid, timeout=timeout, pace=pace, started=started)
     report = {"upid": str(upid), "node": task.node, "exitstatus": task.exitstatus,
               "task_duration": round(task.duration, 3), "ok": task.ok}
     if not task.ok:
@@ -80,32 +63,7 @@ async def apply_and_wait(client, token: str | None, *, timeout: float, check_nod
         if failed:
             report.update(ok=False, error="reload failed on node(s) " + ", ".join(
                 f"{node} ({status})" for node, status in failed.items()))
-    report["duration"] = round(time.monotonic() - started, 3)
     return report
-
-
-@dataclass
-class ApplyOutcome:
-    """apply_or_unwind's result: `report` when every request was answered; else the `error` of
-    the request that failed and how the remote was left (`unwind`)."""
-
-    report: Optional[dict] = None
-    error: Optional[PveFleetError] = None
-    unwind: Optional[UnwindOutcome] = None
-
-
-async def apply_or_unwind(client, token: str | None, *, timeout: float, check_nodes: bool = True,
-                          pace: FleetPace | None = None, admission=None) -> ApplyOutcome:
-    """apply_and_wait; when a request fails, roll back and release. If the failed request was the
-    apply itself, PVE committed nothing and kept the lock (pve-sdn-api.md §3.5); if the commit
-    happened, the rollback finds nothing pending and the lock gone. Either way the remote is
-    left clean; the failure is reported, not retried."""
-    try:
-        return ApplyOutcome(await apply_and_wait(client, token, timeout=timeout, check_nodes=check_nodes,
-                                                 pace=pace, admission=admission))
-    except PveFleetError as exc:
-        async with admission or contextlib.nullcontext():
-            return ApplyOutcome(error=exc, unwind=await rollback_and_release(LockSession(client), token))
 
 
 async def node_names(client) -> list[str]:

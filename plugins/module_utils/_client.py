@@ -20,6 +20,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import Co
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
     ApiError,
     AuthenticationError,
+    IdentityMismatch,
     TlsError,
     TransportError,
 )
@@ -30,6 +31,10 @@ TICKET_REFRESH_SECONDS = 110 * 60
 API_PREFIX = "/api2/json"
 # GET answers worth another try: the proxy or node was briefly unavailable.
 RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+def _address(settings: ConnectionSettings) -> str:
+    return f"{settings.api_host}:{settings.api_port}"
 
 
 def encode(values: Optional[Mapping[str, Any]]) -> list[tuple[str, str]]:
@@ -45,18 +50,37 @@ def encode(values: Optional[Mapping[str, Any]]) -> list[tuple[str, str]]:
 
 class PveClient:
     def __init__(self, settings: ConnectionSettings, *, transport=None, attempts: int = 3,
-                 backoff: float = 0.2, max_connections: int = 4):
+                 backoff: float = 0.2, max_connections: int = 4, identity: Optional[Mapping[str, Any]] = None):
         """`transport` (tests): anything with `async send(HttpRequest) -> HttpResponse` and
-        `async aclose()`; by default HTTPS (_http.py)."""
+        `async aclose()`; by default HTTPS (_http.py).
+
+        `identity`: the remote that issued a lock token this client will send, as identity()
+        gave it when the lock was taken. The client then talks only to that address, and only
+        to a server showing that certificate: a token never goes to another remote, whatever
+        settings a task was given (PVE accepts any token on a remote that holds no lock)."""
         self.settings = settings
         self.attempts = max(1, attempts)
         self.backoff = backoff
-        self._transport = transport or HttpsPool(settings, max_connections)
+        self._identity = dict(identity) if identity else None
+        if self._identity and self._identity.get("address") != _address(settings):
+            raise IdentityMismatch(
+                f"refusing to send the lock token of {settings.remote} to {_address(settings)}: the lock was "
+                f"taken at {self._identity.get('address')}. The connection settings this task has for "
+                f"{settings.remote} differ from those it was locked with; give every task of the transaction "
+                "the same settings (module_defaults for group/pvefleet.sdn.sdn, or pvefleet_sdn_* host variables)",
+                sent=False, remote=settings.remote)
+        expected = self._identity.get("certificate") if self._identity else None
+        self._transport = transport or HttpsPool(settings, max_connections, certificate=expected)
         self._open = False
         self._ticket: Optional[str] = None
         self._csrf: Optional[str] = None
         self._ticket_time = 0.0
         self._login_lock = asyncio.Lock()
+
+    def identity(self) -> dict:
+        """Who answered: the address, and the SHA-256 of the certificate every connection showed
+        (None where the transport has none, as in tests)."""
+        return {"address": _address(self.settings), "certificate": getattr(self._transport, "certificate", None)}
 
     async def __aenter__(self) -> PveClient:
         self._open = True

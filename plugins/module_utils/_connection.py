@@ -62,7 +62,13 @@ class ConnectionSettings:
         elif not _USER.match(user):
             errors["api_user"] = f"must be user@realm, such as root@pam (got {user!r})"
         token_id, secret, password = params.get("api_token_id"), params.get("api_token_secret"), params.get("api_password")
-        if token_id is not None and "!" in token_id:
+        for name, value in (("api_token_id", token_id), ("api_token_secret", secret), ("api_password", password)):
+            if value is not None and not str(value).strip():
+                # An unset variable templated to "": PVE would answer 401 without naming the option.
+                errors[name] = "is empty; give its value, or leave the option out"
+        if "api_token_id" in errors:
+            pass
+        elif token_id is not None and "!" in token_id:
             errors["api_token_id"] = "is the token's name only (fleet for root@pam!fleet); the user goes in api_user"
         elif token_id is not None and not _TOKEN_NAME.match(token_id):
             errors["api_token_id"] = f"must be a token name: a letter, then letters, digits, '.', '-' or '_' (got {token_id!r})"

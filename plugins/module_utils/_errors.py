@@ -135,6 +135,11 @@ class TlsError(TransportError):
     """The remote's certificate was not trusted or did not match the pinned fingerprint."""
 
 
+class IdentityMismatch(TlsError):
+    """The remote is not the one that issued the transaction's lock token (another address or
+    certificate); nothing was sent."""
+
+
 class TaskFailed(PveFleetError):
     def __init__(self, upid: str, exitstatus: str, log_tail: Optional[list[str]] = None):
         self.upid, self.exitstatus, self.log_tail = upid, exitstatus, list(log_tail or [])

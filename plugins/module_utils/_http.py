@@ -22,7 +22,7 @@ from typing import Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import httptools
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import TlsError, TransportError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import IdentityMismatch, TlsError, TransportError
 
 # PVE's keep-alive idle timeout is about 5 s: drop idle connections before the server does.
 KEEPALIVE_SECONDS = 4.0
@@ -265,8 +265,12 @@ class HttpsPool:
     """One remote's HTTPS connections: kept alive, at most `max_connections`, TLS checked as
     ConnectionSettings says."""
 
-    def __init__(self, settings: ConnectionSettings, max_connections: int):
+    def __init__(self, settings: ConnectionSettings, max_connections: int, certificate: Optional[str] = None):
+        """`certificate`: the SHA-256 (hex) of the certificate the remote must show (the one seen
+        when a transaction took its lock). Without it, the first certificate seen is kept, and
+        every later connection of this pool must show the same one: one pool, one server."""
         self.settings = settings
+        self.certificate = certificate
         self.max_connections = max(1, max_connections)
         self._slots = asyncio.Semaphore(self.max_connections)
         self._idle: list[_Connection] = []
@@ -329,13 +333,21 @@ class HttpsPool:
                                  sent=False, **self._where(request)) from None
         except OSError as exc:
             raise TransportError(f"cannot connect: {_reason(exc)}", sent=False, **self._where(request)) from None
-        if self._pin is not None:
-            got = hashlib.sha256(connection.peer_certificate()).digest()
-            if got != self._pin:
-                connection.close()
-                raise TlsError(f"the certificate does not match the pinned fingerprint (expected "
-                               f"{colon_hex(self._pin)}, got {colon_hex(got)}); no request was sent",
-                               sent=False, **self._where(request))
+        got = hashlib.sha256(connection.peer_certificate()).digest()
+        if self._pin is not None and got != self._pin:
+            connection.close()
+            raise TlsError(f"the certificate does not match the pinned fingerprint (expected "
+                           f"{colon_hex(self._pin)}, got {colon_hex(got)}); no request was sent",
+                           sent=False, **self._where(request))
+        if self.certificate is None:
+            self.certificate = got.hex()
+        elif got.hex() != self.certificate:
+            connection.close()
+            raise IdentityMismatch(
+                f"the remote shows another certificate ({colon_hex(got)}) than the one it showed when this "
+                f"transaction took its lock ({colon_hex(bytes.fromhex(self.certificate))}): it is not the same "
+                "server (or its certificate was renewed meanwhile), so no request, and no lock token, was sent",
+                sent=False, **self._where(request))
         return connection
 
     async def _open(self) -> _Connection:

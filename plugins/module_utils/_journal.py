@@ -20,14 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import ACTIVE, Phase
 
 DEFAULT_DIR = "~/.ansible/pvefleet_sdn"
-
-# A remote in one of these phases may hold our lock or pending changes.
-ACTIVE_PHASES = frozenset({"locking", "locked", "changed", "failed", "rolling_back"})
-# Applying has begun: no rollback any more, only a report.
-APPLY_PHASES = frozenset({"applying", "applied", "apply_failed"})
-DONE_PHASES = frozenset({"applied", "apply_failed", "rolled_back", "released", "stuck", "lock_failed"})
+# A remote in one of these phases may hold our lock or pending changes, or be half applied.
+UNSETTLED = ACTIVE | {Phase.APPLYING}
 
 
 class JournalConflict(PveFleetError):
@@ -45,6 +42,12 @@ class RunId:
     @classmethod
     def current(cls) -> RunId:
         pid = os.getppid()
+        return cls(socket.gethostname(), pid, _process_start(pid))
+
+    @classmethod
+    def this_process(cls) -> RunId:
+        """This very process, for one that is no worker of a run (the watchdog)."""
+        pid = os.getpid()
         return cls(socket.gethostname(), pid, _process_start(pid))
 
     def as_dict(self) -> dict:
@@ -83,6 +86,7 @@ class Journal:
 
     def __init__(self, path: Path):
         self.path = path
+        self._swept = False
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict]:
@@ -91,6 +95,8 @@ class Journal:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            if not self._swept:
+                self._sweep()
             record = self._load()
             before = json.dumps(record, sort_keys=True)
             yield record
@@ -113,8 +119,19 @@ class Journal:
         except ValueError as exc:
             raise PveFleetError(f"the transaction record {self.path} is not valid JSON: {exc}") from exc
 
+    def _tmp_prefix(self) -> str:
+        return f".{self.path.stem}.journal-"
+
+    def _sweep(self) -> None:
+        """Under the lock, a rewrite's temporary file is left only by a process killed mid-way:
+        it may hold lock tokens, so it goes."""
+        self._swept = True
+        for leftover in self.path.parent.glob(self._tmp_prefix() + "*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
     def _store(self, record: dict) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".journal-", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self._tmp_prefix(), suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(record, handle, indent=2, sort_keys=True)
@@ -133,12 +150,10 @@ class Journal:
 
     def join(self, run: RunId, host: str, remote: dict) -> None:
         """Add a host to this run's transaction, refusing to overwrite another run's live record.
+        The host enters as `planned`; the lock step records `locking` before its request leaves."""
+        self.join_many(run, {host: remote})
 
-        The host enters as `locking`: from here on a lock request may be under way.
-        """
-        self.join_many(run, {host: remote}, phase="locking")
-
-    def join_many(self, run: RunId, remotes: dict[str, dict], phase: str = "planned") -> None:
+    def join_many(self, run: RunId, remotes: dict[str, dict], phase: Phase = Phase.PLANNED) -> None:
         with self._locked() as record:
             owner = record.get("run")
             if owner and owner != run.as_dict():
@@ -151,7 +166,7 @@ class Journal:
             now = time.time()
             for host, remote in remotes.items():
                 entry = record["remotes"].get(host)
-                if entry and entry.get("phase") in ACTIVE_PHASES | {"applying"}:
+                if entry and entry.get("phase") in UNSETTLED:
                     raise JournalConflict(
                         f"{host} is already in transaction '{self.path.stem}' (phase {entry['phase']}); "
                         "lock each remote once per transaction")
@@ -202,14 +217,24 @@ class Journal:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def claim(self, host: str, from_phases: frozenset, to_phase: str) -> dict | None:
-        """Move host to to_phase if it is in one of from_phases; the entry as it was, or None."""
+    def claim(self, host: str, from_phases: frozenset, to_phase: str, claimer: RunId | None = None) -> dict | None:
+        """Move host to to_phase if it is in one of from_phases; the entry as it was, or None.
+
+        The claimer (a run) is recorded with the phase it claimed from: an entry left claimed by
+        a run that is gone can be claimed again, as it was, but never one a live run holds."""
+        claimer = claimer or RunId.current()
         with self._locked() as record:
             entry = record.get("remotes", {}).get(host)
             if not entry or entry.get("phase") not in from_phases:
                 return None
             claimed = dict(entry)
-            entry.update(phase=to_phase, updated=time.time())
+            if entry.get("phase") == to_phase and entry.get("claimed_by"):
+                holder = RunId(**entry["claimed_by"])
+                if holder == claimer or holder.is_alive():
+                    return None
+                claimed["phase"] = entry.get("claimed_from") or entry["phase"]
+            entry.update(phase=to_phase, claimed_by=claimer.as_dict(), claimed_from=claimed["phase"],
+                         updated=time.time())
             return claimed
 
     def forget(self) -> None:
@@ -220,4 +245,4 @@ class Journal:
 
 
 def _active_hosts(record: dict) -> list[str]:
-    return sorted(h for h, e in record.get("remotes", {}).items() if e.get("phase") in ACTIVE_PHASES | {"applying"})
+    return sorted(h for h, e in record.get("remotes", {}).items() if e.get("phase") in UNSETTLED)

@@ -11,7 +11,6 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
     LockTokenError,
     NotImplementedByRemote,
 )
-from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import Upid
 
 # A zone ID that is valid (2-8 letters and digits) but that nobody is expected to use; holds()
 # writes to it with a digest that cannot match, so nothing is ever changed.
@@ -57,11 +56,13 @@ class LockSession:
             data["lock-token"] = token
         await self.client.post("/cluster/sdn/rollback", data=data)
 
-    async def apply(self, token: Optional[str], release: bool = True) -> Upid:
+    async def apply(self, token: Optional[str], release: bool = True) -> object:
+        """PVE's answer, the reload task's UPID; parsed by the caller, since a 200 of any kind
+        means PVE committed (and released the lock)."""
         data: dict = {"release-lock": release}
         if token:
             data["lock-token"] = token
-        return Upid.parse(await self.client.put("/cluster/sdn", data=data))
+        return await self.client.put("/cluster/sdn", data=data)
 
     async def probe(self) -> bool:
         """Whether any client holds the lock: a token-less DELETE without force is a no-op when

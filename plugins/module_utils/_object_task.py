@@ -7,7 +7,7 @@ named, rather than as a 500 from inside PVE's lock.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
@@ -27,10 +27,15 @@ _TYPED = frozenset({"zone", "controller"})
 
 
 async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *, state: str,
-                          purge: bool, lock_token: Optional[str], check_mode: bool, reader=None) -> dict:
-    """`reader` reads the remote's objects (_snapshot.py); by default, live, one GET each."""
+                          purge: bool, lock_token: Optional[str], check_mode: bool, reader=None,
+                          on_write: Optional[Callable[[], None]] = None) -> dict:
+    """`reader` reads the remote's objects (_snapshot.py); by default, live, one GET each.
+    `on_write` is called just before a write is sent: a transaction records that the remote may
+    now hold its changes, so that a run killed during the write is rolled back, not just released."""
     kind = KINDS[kind_name]
     reader = reader or LiveReader(client)
+    if on_write is not None:
+        reader.on_write = on_write
     given = {name: value for name, value in options.items() if value is not None}
     if kind is SUBNET:
         return await _run_subnet(client, reader, given, state=state, purge=purge, lock_token=lock_token,
@@ -49,15 +54,17 @@ async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *,
     if kind.referenced and given.get(kind.referenced):
         found = await reader.read(KINDS[kind.referenced], given[kind.referenced])
         if found is None:
-            return _missing_reference(kind, given, current, check_mode)
+            return _missing_reference(kind, given, current, check_mode and not reader.simulates)
         referenced = found.model
     return await _apply(client, reader, plan(kind, desired, current, purge=purge, referenced=referenced),
                         lock_token, check_mode)
 
 
 async def _apply(client, reader, the_plan, lock_token: Optional[str], check_mode: bool) -> dict:
+    if the_plan.changed and not check_mode and reader.on_write is not None:
+        reader.on_write()
     result = await apply(client, the_plan, lock_token, check_mode)
-    if the_plan.changed and not check_mode:
+    if the_plan.changed and (not check_mode or reader.simulates):
         reader.wrote(the_plan.kind, str(the_plan.object_id), the_plan.parent, the_plan.model)
     return result
 
@@ -82,7 +89,7 @@ async def _run_subnet(client, reader, given: dict, *, state: str, purge: bool, l
     if vnet is None:
         if state == "absent":
             return plan(SUBNET, None, None, object_id=given["subnet"], parent=given["vnet"]).result()
-        return _missing_reference(SUBNET, given, None, check_mode)
+        return _missing_reference(SUBNET, given, None, check_mode and not reader.simulates)
     desired = SUBNET.parse(given, zone=vnet.model.zone)
     current = await reader.read(SUBNET, desired.object_id, given["vnet"])
     the_plan = (plan(SUBNET, None, current, object_id=desired.object_id, parent=given["vnet"])
@@ -90,17 +97,18 @@ async def _run_subnet(client, reader, given: dict, *, state: str, purge: bool, l
     return await _apply(client, reader, the_plan, lock_token, check_mode)
 
 
-def _missing_reference(kind: ResourceKind, given: Mapping[str, Any], current, check_mode: bool) -> dict:
+def _missing_reference(kind: ResourceKind, given: Mapping[str, Any], current, assume_created: bool) -> dict:
     """A vnet whose zone, or a subnet whose vnet, is not in the remote's pending config.
 
-    In check mode that is expected when an earlier task of the same run would have created it,
-    so the result says what would happen; otherwise PVE would fail without a clear message.
+    A task-by-task check mode expects that when an earlier task of the same run would have created
+    it (`assume_created`), so the result says what would happen; otherwise PVE would fail without
+    a clear message.
     """
     referenced = kind.referenced
     missing = given[referenced]
-    if not check_mode:
+    if not assume_created:
         raise InvalidInput({referenced: f"{referenced} {missing!r} does not exist on the remote "
-                                        "(create it first, in an earlier task of the transaction)"})
+                                        "(create it first, in an earlier task or item of the transaction)"})
     return {"changed": True, "action": "update" if current else "create", "kind": kind.name,
             "id": given.get(kind.name), "diff": {"before": {}, "after": dict(given)},
             "warnings": [f"check mode: {referenced} {missing!r} does not exist yet; assuming an "

@@ -30,6 +30,11 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
 
 
 class LiveReader:
+    # Whether check-mode plans are laid over what it serves (see Snapshot.simulate).
+    simulates = False
+    # Called just before a write (run_object_task's on_write).
+    on_write = None
+
     def __init__(self, client):
         self.client = client
 
@@ -43,8 +48,9 @@ class LiveReader:
 class Snapshot(LiveReader):
     """The pending config files of the kinds a transaction touches, as one round of listings."""
 
-    def __init__(self, client):
+    def __init__(self, client, simulate: bool = False):
         super().__init__(client)
+        self.simulates = simulate
         # (kind name, parent) -> object ID -> the listing's item, as PVE sent it
         self._items: dict[tuple[str, Optional[str]], dict[str, dict]] = {}
         # (kind name, parent, object ID) -> the object as this run's write left it; None: deleted
@@ -52,9 +58,15 @@ class Snapshot(LiveReader):
         self._stale_digest: set[str] = set()
 
     @classmethod
-    async def load(cls, client, kinds: Iterable[str], subnet_vnets: Iterable[str] = ()) -> Snapshot:
-        """Listings of `kinds`; subnets are listed per vnet, for the `subnet_vnets` that exist."""
-        snapshot = cls(client)
+    async def load(cls, client, kinds: Iterable[str], subnet_vnets: Iterable[str] = (), *,
+                   simulate: bool = False) -> Snapshot:
+        """Listings of `kinds`; subnets are listed per vnet, for the `subnet_vnets` that exist.
+
+        `simulate`: a transaction's preflight, in check mode and without the lock, plans every
+        change against this snapshot; each planned change is laid over it as if made, so that a
+        later object sees the earlier ones (a vnet its new zone), and a reference that resolves
+        nowhere is an error rather than "an earlier task may create it"."""
+        snapshot = cls(client, simulate)
         wanted = set(kinds)
         top_level = [KINDS[name] for name in sorted(wanted - {"subnet"})]
         if "subnet" in wanted and VNET not in top_level:
@@ -90,6 +102,8 @@ class Snapshot(LiveReader):
         key = (kind.name, parent if kind.parent else None, object_id)
         self._written[key] = None if model is None else RemoteObject(model=model)
         self._stale_digest.add(kind.name)  # one file per kind: every digest of it changed
+        if kind is VNET and object_id not in self._items.get(("vnet", None), {object_id: None}):
+            self._items.setdefault(("subnet", object_id), {})  # a vnet we created has no subnets yet
 
 
 def snapshot_scope(objects: Iterable[Any]) -> tuple[set[str], set[str]]:

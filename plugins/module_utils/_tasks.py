@@ -86,12 +86,14 @@ class TaskFollower:
             yield interval
             interval = min(ceiling, interval * self.backoff)
 
-    async def wait(self, upid: Upid | str, *, timeout: float = 600.0, pace: Optional[FleetPace] = None) -> TaskResult:
-        """Poll until the task stops. With `pace` (a fleet's), this task's polls follow the
-        fleet's: scout, or poll rarely and then when the task should end (_pace.py)."""
+    async def wait(self, upid: Upid | str, *, timeout: float = 600.0, pace: Optional[FleetPace] = None,
+                   started: Optional[float] = None) -> TaskResult:
+        """Poll until the task stops, at most `timeout` seconds from `started` (default: now). With
+        `pace` (a fleet's), this task's polls follow the fleet's: scout, or poll rarely and then when
+        the task should end (_pace.py)."""
         upid = upid if isinstance(upid, Upid) else Upid.parse(upid)
         path = f"/nodes/{upid.node}/tasks/{urllib.parse.quote(upid.text, safe='')}"
-        started = time.monotonic()
+        started = time.monotonic() if started is None else started
         close = pace is None or pace.enrol()
         # In a fleet, the few that poll closely can afford to poll closer still.
         ceiling = CLOSE_MAX if pace is not None else None

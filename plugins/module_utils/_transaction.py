@@ -1,39 +1,40 @@
 # Private to pvefleet.sdn: not a public API.
 """The fleet engine: one SDN change across many remotes, all or nothing as far as PVE's lock allows.
 
-    validate every object offline           (bad input: nothing locked, nothing sent)
-    lock every remote, in a fixed order     (one fails: release what was taken, stop)
+    validate every object offline           (bad input: nothing sent)
+    preflight every remote, read-only       (unreachable, untrusted, refused login, PVE 8, a change
+                                             PVE would refuse: nothing locked)
+    lock every remote                       (one fails: release what was taken, stop; or wait)
     make the changes on every remote        (one fails: roll back and release everywhere)
     check every lock is still ours          (one lost: roll back and release everywhere)
     apply on every remote, follow each reload task and every node's zone status
                                             (no rollback from here on: a report per remote)
 
 This is what Proxmox Datacenter Manager's LockedSdnClients does, run concurrently with a bound,
-over one kept-alive connection per remote, and recorded in the journal as it goes.
+over at most two kept-alive connections per remote, and recorded in the journal as it goes. The
+per-remote work of each phase is _steps.py, shared with the task-by-task style, the watchdog and
+recovery; run_phase is the one way a phase runs over many remotes.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import apply_or_unwind, pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
-    InvalidInput,
-    PveFleetError,
-    TransportError,
-)
-from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput, LockHeldError, PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
+from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import ACTIVE, APPLY, Phase
+from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import DesiredObject, Remote
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Snapshot, snapshot_scope
-from ansible_collections.pvefleet.sdn.plugins.module_utils._unwind import FORCE_RELEASE_HINT, rollback_and_release
 
 try:
     import resource
@@ -51,59 +52,16 @@ OPEN_FILES_PER_REMOTE = 2
 OPEN_FILES_SPARE = 64
 # Changes are made in this order, removals in the reverse one, so references always resolve.
 KIND_ORDER = ("controller", "zone", "vnet", "subnet")
+# Between two tries to take every lock while another client holds one (lock_wait), seconds.
+LOCK_RETRY_SECONDS = (0.5, 2.0)
+
+__all__ = ["DEFAULT_CONCURRENCY", "KIND_ORDER", "DesiredObject", "FleetTransaction", "Remote", "run_phase"]
 
 
-@dataclass(frozen=True)
-class DesiredObject:
-    kind: str
-    options: dict
-    state: str = "present"
-    purge: bool = False
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.options.get(self.kind)}"
-
-
-@dataclass
-class Remote:
-    """One remote of the transaction, and everything that happens to it."""
-
-    host: str
-    settings: ConnectionSettings
-    objects: list[DesiredObject]
-    phase: str = "planned"
-    token: Optional[str] = None
-    changed: bool = False
-    results: list[dict] = field(default_factory=list)
-    error: Optional[str] = None
-    recovery: Optional[str] = None
-    apply: Optional[dict] = None
-    unwind: Optional[dict] = None
-    pending: list[str] = field(default_factory=list)
-    client: Any = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.settings.api_host}:{self.settings.api_port}"
-
-    def report(self) -> dict:
-        data = {"host": self.host, "remote": self.key, "phase": self.phase, "ok": self.ok,
-                "changed": self.changed, "objects": self.results}
-        for name in ("error", "recovery", "apply", "unwind"):
-            if getattr(self, name):
-                data[name] = getattr(self, name)
-        return data
-
-    @property
-    def ok(self) -> bool:
-        return self.phase in ("applied", "unchanged", "checked")
-
-
-def _fleet_client(settings: ConnectionSettings) -> PveClient:
+def fleet_client(settings: ConnectionSettings, identity: Optional[dict] = None) -> PveClient:
     # Two connections per remote: enough for the reads that go at once, and each TLS handshake
     # costs the controller (and the remote) more CPU than a dozen requests on a kept-alive one.
-    return PveClient(settings, max_connections=2)
+    return PveClient(settings, max_connections=2, identity=identity)
 
 
 def raise_open_files_limit(needed: int) -> None:
@@ -120,10 +78,6 @@ def raise_open_files_limit(needed: int) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-class Interrupted(PveFleetError):
-    """SIGINT or SIGTERM arrived while the transaction ran."""
-
-
 def ordered(objects: list[DesiredObject]) -> list[DesiredObject]:
     """Creates and updates in KIND_ORDER, then removals in the reverse order."""
     rank = {kind: index for index, kind in enumerate(KIND_ORDER)}
@@ -132,19 +86,36 @@ def ordered(objects: list[DesiredObject]) -> list[DesiredObject]:
     return present + absent
 
 
+def object_key(obj: DesiredObject) -> tuple:
+    """What names one object on a remote: its kind and ID (a subnet's within its vnet)."""
+    key = (obj.kind, str(obj.options.get(obj.kind)))
+    return key + (str(obj.options.get("vnet")),) if obj.kind == "subnet" else key
+
+
 def validate_offline(remotes: list[Remote]) -> None:
-    """Every object's options checked against its model before anything is sent."""
+    """Every object's options checked against its model, and every object given once per remote,
+    before anything is sent. An object given twice alike is kept once."""
     errors: dict[str, str] = {}
     seen: dict[str, str] = {}
     for remote in remotes:
         if remote.key in seen:
             errors[remote.host] = f"is the same remote ({remote.key}) as {seen[remote.key]}"
         seen.setdefault(remote.key, remote.host)
+        unique: dict[tuple, DesiredObject] = {}
         for obj in remote.objects:
             if obj.kind not in KINDS:
                 errors[f"{remote.host}: {obj.kind}"] = f"unknown kind; use one of {', '.join(KIND_ORDER)}"
                 continue
-            if obj.state == "absent":
+            if not obj.options.get(obj.kind):
+                errors[f"{remote.host}: {obj.kind}s"] = f"every item needs `{obj.kind}` (got {obj.options!r})"
+                continue
+            twin = unique.setdefault(object_key(obj), obj)
+            if twin is not obj and twin != obj:
+                errors[f"{remote.host}: {obj.label}"] = (
+                    f"given twice with different options ({_options_text(twin)} and {_options_text(obj)}); "
+                    "give each object once")
+                continue
+            if twin is not obj or obj.state == "absent":
                 continue
             given = {k: v for k, v in obj.options.items() if v is not None}
             if obj.kind in ("zone", "controller") and "type" not in given:
@@ -156,30 +127,70 @@ def validate_offline(remotes: list[Remote]) -> None:
             except InvalidInput as exc:
                 for option, rule in exc.errors.items():
                     errors[f"{remote.host}: {obj.label}: {option}"] = rule
+        remote.objects = list(unique.values())
     if errors:
         raise InvalidInput(errors)
+
+
+def _options_text(obj: DesiredObject) -> str:
+    shown = {k: v for k, v in obj.options.items() if v is not None}
+    if obj.state != "present":
+        shown["state"] = obj.state
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(shown.items()))
+
+
+async def run_phase(step, remotes: list[Remote], *, semaphore=None, stop: Optional[asyncio.Event] = None,
+                    on_failure: Optional[Callable[[Remote, str], None]] = None,
+                    after_each: Optional[Callable[[], None]] = None) -> None:
+    """Run `step(remote)` on every remote, at most as many at once as `semaphore` allows. Any
+    exception is that remote's failure, whatever its type: recorded on the remote (its phase says
+    what is left to undo) and passed to `on_failure`; the other remotes carry on."""
+
+    async def guarded(remote: Remote) -> None:
+        async with semaphore or contextlib.nullcontext():
+            if stop is not None and stop.is_set():
+                return
+            try:
+                await step(remote)
+            except Exception as exc:  # noqa: BLE001 - a bug on one remote must not leave the others locked
+                message = remote.failed(exc)
+                if on_failure is not None:
+                    on_failure(remote, message)
+            if after_each is not None:
+                after_each()
+
+    await asyncio.gather(*(guarded(remote) for remote in remotes))
 
 
 class FleetTransaction:
     def __init__(self, remotes: list[Remote], *, concurrency: int = DEFAULT_CONCURRENCY, check_mode: bool = False,
                  allow_pending: bool = False, apply_timeout: float = 600.0, check_nodes: bool = True,
-                 journal=None, progress: Optional[Callable[[str, dict], None]] = None,
-                 client_factory: Optional[Callable[[ConnectionSettings], Any]] = None):
-        self.remotes = sorted(remotes, key=lambda r: r.key)  # a fixed lock order (see _lock_all)
+                 lock_wait: float = 0.0, list_pending: bool = False, journal=None,
+                 progress: Optional[Callable[[str, dict], None]] = None,
+                 client_factory: Optional[Callable[[ConnectionSettings, Optional[dict]], Any]] = None,
+                 actor: str = "sdn_transaction"):
+        # A fixed lock order (see _lock_all).
+        self.remotes = sorted(remotes, key=lambda r: (r.key, r.host))
         self.concurrency = max(1, concurrency)
         self.check_mode = check_mode
         self.allow_pending = allow_pending
         self.apply_timeout = apply_timeout
         self.check_nodes = check_nodes
+        self.lock_wait = max(0.0, lock_wait)
+        self.list_pending = list_pending  # read what each remote applies, for the result (one more round trip)
         self.journal = journal
         self.progress = progress
-        self.client_factory = client_factory or _fleet_client
+        self.client_factory = client_factory or fleet_client
+        self.actor = actor
         self.abort = asyncio.Event()
         self.abort_reason = ""
         self.timings: dict[str, float] = {}
         self._unwritten: dict[str, dict] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._pace = FleetPace()
+        self._contended = False
+        for remote in self.remotes:
+            remote.on_change = self._record
 
     # The whole transaction
 
@@ -188,218 +199,184 @@ class FleetTransaction:
             remote.objects = ordered(remote.objects)
         validate_offline(self.remotes)
         raise_open_files_limit(OPEN_FILES_PER_REMOTE * len(self.remotes) + OPEN_FILES_SPARE)
-        async with contextlib.AsyncExitStack() as stack:
-            for remote in self.remotes:
-                remote.client = await stack.enter_async_context(self.client_factory(remote.settings))
-            if self.check_mode:
-                await self._phase("check", self._check_one, self.remotes)
-            else:
-                await self._transact()
+        async with self._clients():
+            await self._phase("preflight", self._preflight_one, self.remotes, stop_on_abort=False)
+            if self.abort.is_set():
+                for remote in self.remotes:
+                    if remote.phase == Phase.PLANNED:
+                        remote.enter(Phase.NOT_LOCKED)
+            elif not self.check_mode:
+                await self._journalled(self._transact_phases())
         return self.report()
 
-    async def _transact(self) -> None:
-        # Every remote is "locking" on disk before any lock request leaves: a run killed now
-        # leaves a journal from which recovery probes every remote it names.
-        self._record_all(phase="locking")
+    async def apply_locked(self) -> dict:
+        """For the task-by-task style: every remote was locked and changed by its own host's tasks
+        (each given with its token and identity). Verify every lock, then apply everywhere; if a
+        lock is lost, nothing is applied anywhere (the play's rescue then rolls back)."""
+        async with self._clients():
+            await self._journalled(self._verify_and_apply(unwind=False))
+        return self.report()
+
+    @contextlib.asynccontextmanager
+    async def _clients(self):
+        async with contextlib.AsyncExitStack() as stack:
+            for remote in self.remotes:
+                remote.client = await stack.enter_async_context(self.client_factory(remote.settings, remote.identity))
+            yield
+
+    async def _journalled(self, work) -> None:
         flusher = asyncio.ensure_future(self._flush_every(JOURNAL_FLUSH_SECONDS))
         try:
-            await self._transact_phases()
+            await work
         finally:
             flusher.cancel()
             self._flush()
 
     async def _transact_phases(self) -> None:
-        await self._phase("lock", self._lock_one, self.remotes, stop_on_abort=True)
-        for remote in self.remotes:
-            if remote.phase == "planned":  # never tried: a lock elsewhere failed first
-                remote.phase = "not_locked"
-                self._record(remote, phase="not_locked")
-        if self.abort.is_set():
-            await self._phase("release", self._release_one, self._locked())
-            return
-        await self._phase("change", self._change_one, self._locked(), stop_on_abort=True)
+        await self._lock_all()
         if not self.abort.is_set():
-            await self._phase("verify", self._verify_one, self._locked())
+            await self._phase("change", self._change_one, self._holding(), stop_on_abort=True)
         if self.abort.is_set():
-            await self._phase("rollback", self._roll_back_one, self._locked())
+            await self._unwind_all()
             return
-        # The apply phase takes a slot only for its requests (see _apply_one): a reload is waited
+        await self._verify_and_apply(unwind=True)
+
+    async def _verify_and_apply(self, unwind: bool) -> None:
+        await self._phase("verify", steps.verify, self._holding())
+        if self.abort.is_set():
+            if unwind:
+                await self._unwind_all()
+            return
+        # The apply phase takes a slot only for its requests (see steps.apply): a reload is waited
         # for without one, so every remote's reload runs at once whatever `concurrency` is.
-        await self._phase("apply", self._apply_one, self._locked(), slot=False)
+        await self._phase("apply", self._apply_one, self._holding(), slot=False)
 
     def interrupt(self, reason: str = "interrupted by a signal") -> None:
         """Stop before applying: the remotes locked so far are rolled back and released."""
         self._fail(reason)
+
+    async def _lock_all(self) -> None:
+        """The first remote of the fixed order alone, then the others at once: two transactions over
+        the same remotes started together meet at the first, and exactly one of them goes on. With
+        lock_wait, a transaction that meets another's lock lets go of all it took and tries again
+        until lock_wait has passed (never holding some while waiting for others: no deadlock)."""
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            # Every remote is "locking" on disk before any lock request leaves: a run killed now
+            # leaves a journal from which recovery probes every remote it names.
+            self._contended = False
+            for remote in self.remotes:
+                remote.enter(Phase.LOCKING)
+            self._flush()
+            await self._phase("lock", self._lock_one, self.remotes[:1], stop_on_abort=True)
+            await self._phase("lock", self._lock_one, self.remotes[1:], stop_on_abort=True)
+            for remote in self.remotes:
+                if remote.phase == Phase.LOCKING and remote.token is None and not remote.error:
+                    remote.enter(Phase.NOT_LOCKED)  # never tried: a lock elsewhere failed first
+            if not self.abort.is_set() or not self._contended or time.monotonic() >= deadline:
+                return
+            await self._unwind_all()
+            if any(r.phase not in (Phase.RELEASED, Phase.NOT_LOCKED, Phase.LOCK_FAILED) for r in self.remotes):
+                return  # something could not be let go of: stop here, as without lock_wait
+            await asyncio.sleep(min(max(0.0, deadline - time.monotonic()), random.uniform(*LOCK_RETRY_SECONDS)))
+            self.abort.clear()
+            self.abort_reason = ""
+            for remote in self.remotes:
+                remote.phase, remote.error, remote.recovery, remote.token = Phase.PLANNED, None, None, None
+
+    async def _unwind_all(self) -> None:
+        await self._phase("rollback", self._unwind_one, [r for r in self.remotes if r.phase in ACTIVE])
 
     # Running one phase on many remotes
 
     async def _phase(self, name: str, step, remotes: list[Remote], stop_on_abort: bool = False,
                      slot: bool = True) -> None:
         """Run `step` on every remote, at most `concurrency` at a time (unless `slot` is False:
-        then the step takes a slot itself where it needs one)."""
+        then the step takes a slot itself where it needs one). A failure stops the transaction."""
         started = time.monotonic()
-
-        async def guarded(remote: Remote) -> None:
-            async with self._semaphore if slot else contextlib.nullcontext():
-                if stop_on_abort and self.abort.is_set():
-                    return
-                try:
-                    await step(remote)
-                except PveFleetError as exc:
-                    remote.error = remote.error or str(exc)
-                    self._fail(f"{remote.host}: {exc}")
-                self._notify(name)
-
-        await asyncio.gather(*(guarded(remote) for remote in remotes))
+        await run_phase(step, remotes, semaphore=self._semaphore if slot else None,
+                        stop=self.abort if stop_on_abort else None,
+                        on_failure=lambda remote, message: self._fail(message),
+                        after_each=lambda: self._notify(name))
         self._flush()
-        self.timings[name] = round(time.monotonic() - started, 3)
+        self.timings[name] = round(self.timings.get(name, 0.0) + time.monotonic() - started, 3)
 
     def _fail(self, reason: str) -> None:
         if not self.abort.is_set():
             self.abort_reason = reason
             self.abort.set()
 
-    def _locked(self) -> list[Remote]:
-        return [r for r in self.remotes if r.token and r.phase in ("locked", "changed", "failed")]
+    def _holding(self) -> list[Remote]:
+        return [r for r in self.remotes if r.token and r.phase in (Phase.LOCKED, Phase.CHANGED)]
 
     # The steps, one remote each
 
-    async def _check_one(self, remote: Remote) -> None:
-        reader = await self._snapshot(remote)
-        remote.results = [await self._object(remote, obj, None, reader) for obj in remote.objects]
+    async def _preflight_one(self, remote: Remote) -> None:
+        """Read-only, before any lock: the remote itself (steps.preflight) and every change planned
+        against its objects as they are, each object seeing the ones planned before it, so that
+        a change PVE would refuse (a vnet in a zone that exists nowhere, a tag its zone's type
+        does not allow) fails here, with nothing locked."""
+        reader, _version = await asyncio.gather(self._snapshot(remote, simulate=True), steps.preflight(remote))
+        remote.results = [await self._object(remote, obj, None, reader, check_mode=True) for obj in remote.objects]
         remote.changed = any(result["changed"] for result in remote.results)
-        remote.phase = "checked"
+        if self.check_mode:
+            remote.enter(Phase.CHECKED)
 
     async def _lock_one(self, remote: Remote) -> None:
-        self._record(remote, phase="locking")
         try:
-            remote.token = await LockSession(remote.client).acquire(allow_pending=self.allow_pending)
-        except TransportError as exc:
-            if exc.sent:
-                remote.phase = "lock_unknown"
-                remote.recovery = f"the lock request got no answer; the remote may hold an orphaned lock: {FORCE_RELEASE_HINT}"
-                self._record(remote, phase="locking", error=str(exc))
-            else:
-                remote.phase = "lock_failed"
-                self._record(remote, phase="lock_failed", error=str(exc))
+            await steps.lock(remote, allow_pending=self.allow_pending)
+        except LockHeldError:
+            self._contended = True
             raise
-        except PveFleetError as exc:
-            remote.phase = "lock_failed"
-            self._record(remote, phase="lock_failed", error=str(exc))
-            raise
-        remote.phase = "locked"
-        self._record(remote, phase="locked", token=remote.token)
-
-    async def _release_one(self, remote: Remote) -> None:
-        try:
-            await LockSession(remote.client).release(remote.token)
-            remote.phase = "released"
-        except PveFleetError as exc:
-            remote.phase = "stuck"
-            remote.recovery = FORCE_RELEASE_HINT
-            remote.error = remote.error or f"release failed: {exc}"
-        self._record(remote, phase=remote.phase)
 
     async def _change_one(self, remote: Remote) -> None:
+        remote.results, remote.changed = [], False
+
+        def writing() -> None:
+            # Before the first write leaves (on disk within JOURNAL_FLUSH_SECONDS; an unwind
+            # rolls back a remote still `locked` anyway, unless allow_pending: see steps.unwind).
+            if not remote.changed:
+                remote.changed = True
+                remote.enter(Phase.CHANGED)
+
         reader = None
         for obj in remote.objects:
             if self.abort.is_set():
                 return
-            try:
-                reader = reader or await self._snapshot(remote)
-                result = await self._object(remote, obj, remote.token, reader)
-            except PveFleetError:
-                remote.phase = "failed"
-                self._record(remote, phase="failed")
-                raise
-            remote.results.append(result)
-            if result["changed"]:
-                remote.changed = True
-                if remote.phase != "changed":
-                    remote.phase = "changed"
-                    self._record(remote, phase="changed")
+            reader = reader or await self._snapshot(remote)
+            remote.results.append(await self._object(remote, obj, remote.token, reader, on_write=writing))
 
-    async def _snapshot(self, remote: Remote) -> Snapshot:
-        """Read once; under our lock nobody else can write until we apply or roll back."""
-        return await Snapshot.load(remote.client, *snapshot_scope(remote.objects))
-
-    async def _object(self, remote: Remote, obj: DesiredObject, token: Optional[str], reader) -> dict:
-        try:
-            return await run_object_task(remote.client, obj.kind, obj.options, state=obj.state,
-                                         purge=obj.purge, lock_token=token, check_mode=self.check_mode,
-                                         reader=reader)
-        except PveFleetError as exc:
-            raise PveFleetError(f"{obj.label}: {exc}") from exc
-
-    async def _verify_one(self, remote: Remote) -> None:
-        # PVE accepts any token while no lock is held, so a lock force-released under us would go
-        # unnoticed by the writes; check before committing anything (pve-sdn-api.md §3.2).
-        session = LockSession(remote.client)
-        if remote.changed:
-            # PVE accepted our token at every write, so the lock was ours or nobody's; the probe
-            # says whether one is still held. One request, whose error closes a connection that
-            # is not needed again: a second token check would cost another connection per
-            # remote. Left unchecked is a lock force-released and taken by another client since
-            # our last write; PVE then refuses our apply there and commits nothing (reported).
-            held = await session.probe()
-        elif self.allow_pending:
-            # Nothing written: whether to apply depends on what else is pending, and the token
-            # is checked with a write that cannot succeed. All in one round trip.
-            held, remote.pending = await asyncio.gather(session.holds(remote.token),
-                                                        pending_objects(remote.client))
-        else:
-            return  # nothing to apply: the lock is only released, whoever holds it now
-        if not held:
-            remote.phase = "lock_lost"
-            remote.token = None  # nothing of ours to roll back or release with it
-            remote.pending = []
-            remote.recovery = ("the lock was released or taken by another client during the transaction; "
-                               "its pending configuration may hold our changes and others': inspect it with "
-                               "pvefleet.sdn.sdn_info and roll back or apply by hand")
-            self._record(remote, phase="stuck", error="lock lost")
-            raise PveFleetError(f"the SDN lock of {remote.key} is no longer held by this transaction")
-
-    async def _roll_back_one(self, remote: Remote) -> None:
-        outcome = await rollback_and_release(LockSession(remote.client), remote.token)
-        remote.phase, remote.unwind = outcome.state, outcome.as_dict()
-        if outcome.recovery:
-            remote.recovery = outcome.recovery
-        self._record(remote, phase=outcome.state)
+    async def _unwind_one(self, remote: Remote) -> None:
+        remote.by = self.actor
+        await steps.unwind(remote, cause=self.abort_reason or None)
 
     async def _apply_one(self, remote: Remote) -> None:
-        if not remote.changed and not remote.pending:
+        remote.by = self.actor
+        if self.list_pending:
             async with self._semaphore:
-                await LockSession(remote.client).release(remote.token)
-            remote.phase = "unchanged"
-            self._record(remote, phase="released")
-            return
-        remote.phase = "applying"
-        self._record(remote, phase="applying")
-        outcome = await apply_or_unwind(remote.client, remote.token, timeout=self.apply_timeout,
-                                        check_nodes=self.check_nodes, pace=self._pace, admission=self._semaphore)
-        if outcome.error is not None:
-            remote.phase, remote.error = "apply_failed", f"apply failed: {outcome.error}"
-            remote.unwind = outcome.unwind.as_dict()
-            self._record(remote, phase="apply_failed", error=remote.error)
-            return
-        remote.apply = outcome.report
-        remote.changed = True
-        remote.phase = "applied" if remote.apply["ok"] else "apply_failed"
-        if not remote.apply["ok"]:
-            remote.error = remote.apply.get("error")
-        self._record(remote, phase=remote.phase)
+                remote.pending = await pending_objects(remote.client)
+        await steps.apply(remote, timeout=self.apply_timeout, check_nodes=self.check_nodes, pace=self._pace,
+                          admission=self._semaphore)
+
+    async def _snapshot(self, remote: Remote, simulate: bool = False) -> Snapshot:
+        """Read once; under our lock nobody else can write until we apply or roll back."""
+        return await Snapshot.load(remote.client, *snapshot_scope(remote.objects), simulate=simulate)
+
+    async def _object(self, remote: Remote, obj: DesiredObject, token: Optional[str], reader,
+                      check_mode: bool = False, on_write=None) -> dict:
+        try:
+            return await run_object_task(remote.client, obj.kind, obj.options, state=obj.state,
+                                         purge=obj.purge, lock_token=token, check_mode=check_mode,
+                                         reader=reader, on_write=on_write)
+        except PveFleetError as exc:
+            raise PveFleetError(f"{remote.host}: {obj.label}: {_without_remote(exc, remote)}") from exc
 
     # Journal and progress
 
-    def _record(self, remote: Remote, **fields) -> None:
+    def _record(self, remote: Remote, _fields: dict) -> None:
         """Queue a journal update; _flush writes the queue in one rewrite of the file."""
         if self.journal is not None:
-            self._unwritten.setdefault(remote.host, {}).update(fields)
-
-    def _record_all(self, **fields) -> None:
-        for remote in self.remotes:
-            self._record(remote, **fields)
-        self._flush()
+            self._unwritten[remote.host] = remote.record()
 
     def _flush(self) -> None:
         if self.journal is not None and self._unwritten:
@@ -420,7 +397,7 @@ class FleetTransaction:
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for remote in self.remotes:
-            counts[remote.phase] = counts.get(remote.phase, 0) + 1
+            counts[str(remote.phase)] = counts.get(str(remote.phase), 0) + 1
         return counts
 
     def report(self) -> dict:
@@ -428,12 +405,26 @@ class FleetTransaction:
         # The remotes that caused the failure first, then those rolled back because of them.
         failed = sorted((r for r in reports if not r["ok"]), key=lambda r: ("error" not in r, r["host"]))
         succeeded = sorted((r for r in reports if r["ok"]), key=lambda r: r["host"])
+        if self.check_mode:
+            changed = any(r.changed for r in self.remotes)
+        else:
+            # What a rollback undid is no change; what was committed is, whatever its reload did.
+            changed = any(r.phase in APPLY for r in self.remotes)
         return {
             "ok": not failed and not self.abort.is_set(),
-            "changed": any(r["changed"] for r in reports),
+            "changed": changed,
             "aborted": self.abort_reason or None,
             "counts": self.counts(),
             "failed": failed,
             "succeeded": succeeded,
             "timings": self.timings,
         }
+
+
+def _without_remote(exc: PveFleetError, remote: Remote) -> str:
+    """An error's text without the remote's name in front (the caller puts the host there)."""
+    text = str(exc)
+    for prefix in (f"{remote.host}: ", f"{remote.settings.remote}: ", f"{remote.key}: "):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text

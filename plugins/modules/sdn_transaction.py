@@ -10,16 +10,24 @@ version_added: 0.1.0
 description:
   - Runs once for the whole play (like M(ansible.builtin.add_host)) and, from the controller, for every remote
     concurrently, does what Proxmox Datacenter Manager does for a multi-remote SDN change
-  - 1. checks every desired object against its type's rules, before anything is sent;
-  - 2. locks the SDN configuration of every remote, in a fixed order (by address), so that two fleets competing
-    for the same remotes cannot both end up half-locked; if one lock fails, the locks taken are released;
-  - 3. creates, updates or removes the objects on every remote (controllers, zones, vnets, subnets in that order;
+  - 1. checks every desired object against its type's rules, and that no object is given twice with different
+    options, before anything is sent;
+  - 2. preflight, read-only, on every remote at once - the remote answers, its certificate is trusted, the
+    credentials work, it runs Proxmox VE 9 or newer (the SDN lock API), and every change is planned against its
+    objects as they are (a vnet in a zone that exists nowhere, a tag its zone's type forbids); if anything is
+    wrong anywhere, nothing is locked;
+  - 3. locks the SDN configuration of every remote - the first remote of a fixed order (by address) alone, then
+    the others at once, so that of two transactions over the same remotes started together exactly one goes on;
+    if one lock fails, the locks taken are released (and with O(lock_wait), taken again later);
+  - 4. creates, updates or removes the objects on every remote (controllers, zones, vnets, subnets in that order;
     removals in the reverse order); if anything fails, every remote is rolled back and released;
-  - 4. checks that every lock is still held by this transaction (Proxmox VE accepts any token while no lock is
+  - 5. checks that every lock is still held by this transaction (Proxmox VE accepts any token while no lock is
     held, so a lock force-released meanwhile would otherwise go unnoticed); if not, every remote is rolled back;
-  - 5. applies on every remote, follows every reload task and checks every node's zone status (Proxmox VE's
-    C(reloadnetworkall) task ends OK even when a node failed). Once applying has started there is no rollback;
-    the result lists the remotes that failed, with their errors, apart from those that succeeded.
+  - 6. applies on every remote, follows every reload task and checks every node's zone status (Proxmox VE's
+    C(reloadnetworkall) task ends OK even when a node failed). Once Proxmox VE has accepted an apply there is no
+    rollback; the result lists the remotes that failed, with their errors and what to check, apart from those that
+    succeeded. A remote whose reload could not be followed to its end is reported V(apply_unknown), never rolled
+    back.
   - Remotes with nothing pending are not applied; their lock is released. A second run with the same options
     changes nothing.
   - SIGINT or SIGTERM before applying rolls back and releases every remote locked so far.
@@ -32,8 +40,11 @@ options:
   remotes:
     description:
       - The inventory hosts (remotes) of the transaction. Defaults to every host of the play.
-      - Each host's connection settings come from its host variables (C(pvefleet_sdn_api_host), ...), with this
-        task's connection options as the fallback shared by the fleet.
+      - Each remote's connection settings are those its own task would have - this task's connection options and
+        C(module_defaults), templated with that host's variables, then its host variables (C(pvefleet_sdn_api_host),
+        ...), then the E(PROXMOX_*) environment variables. Where an option's template cannot be worked out for every
+        host the same way Ansible does, the task fails before anything is sent, naming the option.
+      - Every name must be an inventory host.
     type: list
     elements: str
   controllers:
@@ -60,6 +71,8 @@ options:
     description:
       - Objects for single remotes, keyed by inventory host; each value a dict with the keys C(controllers),
         C(zones), C(vnets) and C(subnets), added to the objects for every remote.
+      - Every key must be a remote of the transaction. An object given twice (here and for every remote) must be
+        given alike.
     type: dict
     default: {}
   concurrency:
@@ -76,6 +89,14 @@ options:
       - Take the lock even if a remote has pending changes made by someone else. They are applied too.
     type: bool
     default: false
+  lock_wait:
+    description:
+      - Seconds to keep trying when another client holds the lock of a remote (another transaction, Proxmox
+        Datacenter Manager). Each try lets go of every lock it took before the next, so two transactions that wait
+        for each other cannot deadlock.
+      - V(0) (the default) fails at once, releasing the locks taken.
+    type: float
+    default: 0
   apply_timeout:
     description: Seconds to wait for each remote's reload to finish on every node.
     type: float
@@ -164,7 +185,9 @@ ok:
   returned: always
   type: bool
 counts:
-  description: How many remotes ended in each phase (applied, unchanged, rolled_back, lock_failed, apply_failed, ...).
+  description:
+    - How many remotes ended in each phase - V(applied), V(unchanged), V(checked) (check mode), V(rolled_back),
+      V(released), V(not_locked), V(lock_failed), V(lock_lost), V(apply_failed), V(apply_unknown), V(stuck), ...
   returned: always
   type: dict
   sample: {applied: 99, apply_failed: 1}
@@ -181,7 +204,7 @@ succeeded_remotes:
   type: list
   elements: dict
 timings:
-  description: Seconds each phase took (lock, change, verify, apply, rollback, release, check).
+  description: Seconds each phase took (preflight, lock, change, verify, apply, rollback).
   returned: always
   type: dict
 summary:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import OBJECT_OPTIONS, object_argument_spec
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
-from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TOKEN_PHASES, TransactionAction
+from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import HOLDING, Phase
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
 
 
 class ObjectAction(TransactionAction):
@@ -22,20 +22,27 @@ class ObjectAction(TransactionAction):
     async def execute(self, args: dict) -> dict:
         journal = self.journal(args)
         entry = self.this_run_entry(journal)
-        in_transaction = entry.get("phase") in TOKEN_PHASES and not args.get("lock_token")
+        in_transaction = entry.get("phase") in HOLDING and not args.get("lock_token") and not self.check_mode
         options = {name: args.get(name) for name in self.OPTIONS}
+
+        def writing() -> None:
+            # Recorded before the write leaves: a run stopped during it is rolled back, not only released.
+            if entry.get("phase") != Phase.CHANGED:
+                entry.update(journal.update(self.host, phase=Phase.CHANGED))
+
         try:
-            async with PveClient(self.connection_for(args)) as client:
+            # The token goes only to the remote that issued it (identity, _client.py).
+            async with PveClient(self.connection_for(args), identity=entry.get("identity") if in_transaction else None) \
+                    as client:
                 result = await run_object_task(
                     client, self.KIND, options, state=args["state"], purge=args["purge"],
-                    lock_token=self.lock_token(args, journal), check_mode=self.check_mode)
-        except PveFleetError as exc:
-            if in_transaction and not self.check_mode:
+                    lock_token=self.lock_token(args, journal), check_mode=self.check_mode,
+                    on_write=writing if in_transaction else None)
+        except Exception as exc:
+            if in_transaction:
                 # apply on the other hosts must see that this remote is not ready
-                journal.update(self.host, phase="failed", error=str(exc))
+                journal.update(self.host, phase=Phase.FAILED, error=str(exc))
             raise
-        if in_transaction and result["changed"] and not self.check_mode:
-            journal.update(self.host, phase="changed")
         if not self.diff:
             result.pop("diff", None)
         return result

@@ -11,7 +11,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Optional
 
 import yaml
@@ -131,11 +130,14 @@ def run_job(workdir: Path, playbook: str, inventory: Path, envvars: dict, *, ext
                Path(result.config.artifact_dir))
 
 
-def watchdog_socket(journal: Path) -> Path:
-    """Where the watchdog of the transaction recorded in `journal` listens while it runs."""
-    from ansible_collections.pvefleet.sdn.plugins.plugin_utils._watchdog import socket_path
+def watchdog_running(journal: Path) -> bool:
+    """Whether the watchdog of the transaction recorded in `journal` still listens (its private
+    directory, named in the journal, goes with it)."""
+    from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal
+    from ansible_collections.pvefleet.sdn.plugins.plugin_utils._watchdog import socket_of
 
-    return socket_path(SimpleNamespace(path=journal))
+    path = socket_of(Journal(journal)) if journal.exists() else None
+    return path is not None and path.exists()
 
 
 def wait_for_watchdogs(journal_dir: Path, timeout: float = 20.0) -> None:
@@ -143,7 +145,7 @@ def wait_for_watchdogs(journal_dir: Path, timeout: float = 20.0) -> None:
     once its ansible-playbook run has ended (after rolling back what that run left locked)."""
     deadline = time.monotonic() + timeout
     for journal in sorted(journal_dir.glob("*.json")) if journal_dir.is_dir() else []:
-        while watchdog_socket(journal).exists():
+        while watchdog_running(journal):
             assert time.monotonic() < deadline, f"the watchdog of {journal} is still running"
             time.sleep(0.1)
 

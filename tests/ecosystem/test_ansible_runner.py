@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from ecosystem_support import (CHECKOUT_COLLECTIONS, GALAXY, REPO, clean_os_environ, galaxy, job_env, run_job,
-                               watchdog_socket)
+                               watchdog_running)
 
 pytestmark = pytest.mark.ecosystem
 
@@ -113,10 +113,11 @@ def test_failed_job_is_rolled_back_on_every_remote(collection, emulator, remotes
     assert not job.of("runner_on_ok", APPLY) and not job.of("runner_on_failed", APPLY)
     rollbacks = job.of("runner_on_ok", ROLLBACK)
     assert sorted(data["host"] for data in rollbacks) == names, job.stdout
-    rolled = [name for data in rollbacks for name in data["res"]["remotes"]]
+    rolled = [name for data in rollbacks for name in data["res"]["by_this_host"]]
     assert sorted(rolled) == names  # each remote rolled back exactly once
-    assert all(outcome == {"state": "rolled_back", "ok": True}
-               for data in rollbacks for outcome in data["res"]["remotes"].values())
+    # every host tells the same story of every remote: rolled back, and by whom
+    assert all({name: outcome["state"] for name, outcome in data["res"]["remotes"].items()}
+               == dict.fromkeys(names, "rolled_back") for data in rollbacks)
     reports = job.of("runner_on_failed", REPORT)
     assert sorted(data["host"] for data in reports) == names
     assert all("injected: disk full" in data["res"]["msg"] and "rolled back" in data["res"]["msg"] for data in reports)
@@ -156,7 +157,7 @@ def test_cancelled_job_is_rolled_back_and_recover_finds_nothing_left(
 
     # run_job waited for the watchdog to finish and go
     journal = tmp_path / "job" / "journal" / "default.json"
-    assert not watchdog_socket(journal).exists()
+    assert not watchdog_running(journal)
     phases = {name: entry["phase"] for name, entry in json.loads(journal.read_text())["remotes"].items()}
     assert sorted(phases) == names and set(phases.values()) == {"rolled_back"}, phases
     for remote in remotes:

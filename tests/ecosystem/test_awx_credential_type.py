@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, JOURNAL
-from ansible_collections.pvefleet.sdn.plugins.plugin_utils._action import HOSTVAR_PREFIX, SdnAction
+from ansible_collections.pvefleet.sdn.plugins.plugin_utils._host_settings import HOSTVAR_PREFIX, HostSettings
 from ecosystem_support import REPO, CredentialType, awx_inject, awx_validate, clean_os_environ, job_env, run_job
 
 pytestmark = pytest.mark.ecosystem
@@ -62,14 +62,8 @@ def test_every_injected_variable_is_one_the_collection_reads(tmp_path):
 def settings_for(host_vars: dict, host: str = "east"):
     """The connection settings the collection's action plugins build for `host` with these host
     variables and the current environment."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar
-
-    action = object.__new__(SdnAction)
-    action.host = host
-    action.task_vars = {"inventory_hostname": host, **host_vars, "hostvars": {host: host_vars}}
-    action._templar = Templar(loader=DataLoader())
-    return action.connection_for({}, host)
+    task_vars = {"inventory_hostname": host, **host_vars, "hostvars": {host: host_vars}}
+    return HostSettings(action=None, args={}, task_vars=task_vars).for_host(host)
 
 
 def inject(monkeypatch, tmp_path, inputs: dict) -> None:

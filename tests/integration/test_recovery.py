@@ -169,12 +169,12 @@ def test_lock_answer_lost_is_reported_as_a_possible_orphan(remotes, inventory, t
     remotes[1].control.fail("POST", "^/cluster/sdn/lock$", drop="after")
     run = run_playbook(role_play(), inventory, tmp_path)
     assert run.rc != 0
-    assert "may now hold a lock whose token was lost" in run.output
+    assert "the lock request got no answer and a lock is held now" in run.output
     assert "pvesh delete /cluster/sdn/lock --force 1" in run.output
-    outcomes = {}  # each host's rescue rolls back its own remote and any not claimed yet: gather all
-    for result in run.task("Roll back and release every remote of the transaction"):
-        outcomes.update(result["result"].get("remotes", {}))
-    assert outcomes["remote002"]["state"] == "unknown"
+    outcomes = run.task("Roll back and release every remote of the transaction")[0]["result"]["remotes"]
+    assert outcomes["remote002"]["state"] == "stuck"
+    assert "it may be ours, with a token nobody knows" in outcomes["remote002"]["recovery"]
+    assert outcomes["remote001"]["state"] == outcomes["remote003"]["state"] == "rolled_back"
     assert_unlocked_and_empty((remotes[0], remotes[2]))
     assert remotes[1].control.state()["lock"]["held"]  # the orphan, named in the output
 
@@ -187,7 +187,9 @@ def test_failed_rollback_falls_back_to_release_and_says_what_is_left(remotes, in
     outcomes = {}
     for result in run.task("Roll back and release every remote of the transaction"):
         outcomes.update(result["result"].get("remotes", {}))
-    assert outcomes["remote003"]["state"] == "released"
+    # The rollback failed, the release worked: our changes are still pending, which a person must drop.
+    assert outcomes["remote003"]["state"] == "stuck"
+    assert outcomes["remote003"]["unwind"]["state"] == "released"
     assert "pending changes were kept" in outcomes["remote003"]["recovery"]
     assert outcomes["remote001"]["state"] == outcomes["remote002"]["state"] == "rolled_back"
     state = remotes[2].control.state()
@@ -201,7 +203,8 @@ def test_reload_task_that_hangs_times_out_and_is_reported(remotes, inventory, tm
     result = run.one("fleet", "remote001")["result"]
     assert [r["host"] for r in result["failed_remotes"]] == ["remote002"]
     assert "did not finish within 2s" in result["failed_remotes"][0]["error"]
-    assert result["counts"] == {"applied": 2, "apply_failed": 1}
+    assert "pvesh get /nodes/pve1/tasks/UPID:" in result["failed_remotes"][0]["recovery"]
+    assert result["counts"] == {"applied": 2, "apply_unknown": 1}
 
 
 def test_fleet_lock_failure_leaves_a_journal_the_next_run_accepts(remotes, inventory, tmp_path):
@@ -245,9 +248,14 @@ def test_recovery_settles_remotes_a_killed_run_was_applying(remotes, inventory, 
     run = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "recover",
                        env={"PVEFLEET_SDN_JOURNAL_DIR": str(journal_dir)})
     assert run.rc == 0, run.output
-    # Settled: committed, so recorded as applied, and nothing in the record refuses a new run.
-    assert {e["phase"] for e in json.loads(record.read_text())["remotes"].values()} == {"applied"}
-    assert "remotes applied: " in run.output  # split between the hosts running the task
+    # Settled: committed (lock free, nothing pending), its reload's end unseen: recorded as such,
+    # with how to check it, and nothing in the record refuses a new run.
+    entries = json.loads(record.read_text())["remotes"]
+    assert {e["phase"] for e in entries.values()} == {"apply_unknown"}
+    assert all("pvesh get /nodes/" in e["recovery"] for e in entries.values())
+    assert "the 3 remote(s) of the transaction: apply_unknown 3" in run.output
+    doers = [e["by"] for e in entries.values()]
+    assert all(doer in ("remote001", "remote002", "remote003") for doer in doers)
     for remote in remotes:
         state = remote.control.state()
         assert not state["lock"]["held"] and not state["has_pending_changes"], remote.name

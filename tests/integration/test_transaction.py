@@ -51,6 +51,17 @@ def assert_clean(remotes, applied: bool):
         assert ("vnet1" in state["running"]["vnets"]) == applied, (remote.name, state["running"])
 
 
+def assert_one_rollback_story(rollbacks):
+    """Every host's rescue tells of every remote the same way: rolled back, and by which host."""
+    stories = [r["result"]["remotes"] for r in rollbacks]
+    assert all(story == stories[0] for story in stories), stories
+    assert {host: outcome["state"] for host, outcome in stories[0].items()} == {
+        "remote001": "rolled_back", "remote002": "rolled_back", "remote003": "rolled_back"}
+    doers = {host: r["host"] for r in rollbacks for host in r["result"]["by_this_host"]}
+    assert {host: outcome["by"] for host, outcome in stories[0].items()} == doers
+    assert all(r["result"]["msg"].startswith("rolled back and released 3/3 remote(s); this host did ") for r in rollbacks)
+
+
 def test_role_applies_on_every_remote_then_changes_nothing(remotes, inventory, tmp_path):
     run = run_playbook(role_play(), inventory, tmp_path / "1")
     assert run.rc == 0, run.output
@@ -77,8 +88,9 @@ def test_role_rolls_back_every_remote_when_a_change_fails(remotes, inventory, tm
     assert "injected: disk full" in run.output
     rollbacks = run.task("Roll back and release every remote of the transaction")
     assert sorted(r["host"] for r in rollbacks) == ["remote001", "remote002", "remote003"]
-    rolled = [host for r in rollbacks for host in r["result"]["remotes"]]
+    rolled = [host for r in rollbacks for host in r["result"]["by_this_host"]]
     assert sorted(rolled) == ["remote001", "remote002", "remote003"]  # each remote exactly once
+    assert_one_rollback_story(rollbacks)
     assert_clean(remotes, applied=False)
     for remote in remotes:
         assert remote.control.state()["pending"] == EMPTY
@@ -90,9 +102,10 @@ def test_role_rolls_back_every_remote_whichever_write_fails(remotes, inventory, 
     remotes[1].control.fail("POST", f"^/cluster/sdn/{write}$", **FAULTS[fault])
     run = run_playbook(role_play(sdn_transaction_preflight=False), inventory, tmp_path)
     assert run.rc != 0
-    rolled = [host for r in run.task("Roll back and release every remote of the transaction")
-              for host in r["result"]["remotes"]]
+    rollbacks = run.task("Roll back and release every remote of the transaction")
+    rolled = [host for r in rollbacks for host in r["result"]["by_this_host"]]
     assert sorted(rolled) == ["remote001", "remote002", "remote003"]
+    assert_one_rollback_story(rollbacks)
     assert_clean(remotes, applied=False)
     for remote in remotes:
         assert remote.control.state()["pending"] == EMPTY

@@ -33,17 +33,32 @@ def test_file_is_private_and_holds_the_token(tmp_path):
     assert json.loads(journal.path.read_text())["remotes"]["r1"]["token"] == "secret-token"
 
 
-def test_join_starts_in_locking_phase(tmp_path):
+def test_join_starts_in_planned_phase(tmp_path):
+    # The lock step records `locking` itself, before its request leaves.
     journal = make(tmp_path)
     journal.join(RUN, "r1", {})
-    assert journal.read()["remotes"]["r1"]["phase"] == "locking"
+    assert journal.read()["remotes"]["r1"]["phase"] == "planned"
 
 
-def test_same_host_twice_in_one_transaction_is_refused(tmp_path):
+@pytest.mark.parametrize("phase", ["locking", "locked", "changed", "failed", "applying"])
+def test_same_host_twice_in_one_transaction_is_refused(tmp_path, phase):
     journal = make(tmp_path)
     journal.join(RUN, "r1", {})
+    journal.update("r1", phase=phase)
     with pytest.raises(JournalConflict, match="already in transaction"):
         journal.join(RUN, "r1", {})
+
+
+def test_a_rewrite_left_by_a_killed_process_is_swept(tmp_path):
+    # A kill during a rewrite leaves its temporary file, which may hold lock tokens.
+    journal = make(tmp_path)
+    journal.join(RUN, "r1", {})
+    leftover = journal.path.parent / f".{journal.path.stem}.journal-abc123.tmp"
+    leftover.write_text('{"remotes": {"r1": {"token": "secret-token"}}}')
+    other = journal.path.parent / ".other.journal-abc123.tmp"  # another transaction's: not ours to judge
+    other.write_text("{}")
+    Journal(journal.path).read()
+    assert not leftover.exists() and other.exists()
 
 
 def test_dead_run_with_locked_remotes_blocks_a_new_run(tmp_path):
@@ -97,6 +112,7 @@ def test_concurrent_claims_from_processes_win_once(tmp_path):
 def test_forget_removes_a_finished_record_only(tmp_path):
     journal = make(tmp_path)
     journal.join(RUN, "r1", {})
+    journal.update("r1", phase="locking")
     journal.forget()
     assert journal.path.exists()  # r1 is still locking
     journal.update("r1", phase="rolled_back")

@@ -1,0 +1,107 @@
+# Private to pvefleet.sdn: not a public API.
+"""One remote of a transaction and everything that happens to it, as both styles, the watchdog and
+recovery see it: how to reach it, the lock it holds, its phase, and what the journal keeps of it."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import HOLDING, SUCCEEDED, Phase
+
+# What the journal keeps of a remote, besides its connection settings' public fields.
+RECORDED = ("phase", "token", "identity", "allow_pending", "error", "recovery", "unwind", "apply", "by")
+
+
+@dataclass(frozen=True)
+class DesiredObject:
+    kind: str
+    options: dict
+    state: str = "present"
+    purge: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.options.get(self.kind)}"
+
+
+@dataclass
+class Remote:
+    """`identity`: who issued our lock token (the address and the certificate seen when the lock
+    was taken); every later call that carries the token checks it (_client.py)."""
+
+    host: str
+    settings: ConnectionSettings
+    objects: list[DesiredObject] = field(default_factory=list)
+    phase: Phase = Phase.PLANNED
+    token: Optional[str] = None
+    identity: Optional[dict] = None
+    changed: bool = False
+    allow_pending: bool = False
+    results: list[dict] = field(default_factory=list)
+    error: Optional[str] = None
+    recovery: Optional[str] = None
+    apply: Optional[dict] = None
+    unwind: Optional[dict] = None
+    pending: list[str] = field(default_factory=list)
+    by: Optional[str] = None
+    version: Optional[str] = None  # its Proxmox VE version, as the preflight read it
+    client: Any = None
+    # Called with (remote, changed fields) whenever the remote changes phase: the journal's pen.
+    on_change: Optional[Callable[[Remote, dict], None]] = field(default=None, repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.settings.api_host}:{self.settings.api_port}"
+
+    @property
+    def ok(self) -> bool:
+        return self.phase in SUCCEEDED
+
+    def enter(self, phase: Phase, **fields) -> None:
+        """Move to `phase`, with the fields that change with it (token, error, recovery, ...)."""
+        self.phase = phase
+        for name, value in fields.items():
+            setattr(self, name, value)
+        if self.on_change is not None:
+            self.on_change(self, {"phase": phase, **fields})
+
+    def failed(self, exc: BaseException) -> str:
+        """Record `exc` as this remote's failure, whatever its type (a bug must never leave a lock
+        unseen): the phase says what is left to undo. The message, naming the remote."""
+        text = str(exc) if isinstance(exc, PveFleetError) else f"internal error: {type(exc).__name__}: {exc}"
+        if self.phase in HOLDING:
+            self.enter(Phase.FAILED, error=self.error or text)
+        elif self.phase == Phase.LOCKING:
+            # The lock request may have been answered but its token not kept: recovery probes.
+            self.enter(Phase.LOCK_UNKNOWN if self.token is None else Phase.FAILED, error=self.error or text)
+        else:
+            self.error = self.error or text
+        return text if text.startswith(f"{self.host}:") or self.host in text else f"{self.host}: {text}"
+
+    @classmethod
+    def from_entry(cls, host: str, settings: ConnectionSettings, entry: dict, **fields) -> Remote:
+        """A remote as the journal left it, to be acted on by another process (a host standing in
+        for it, the watchdog, recovery)."""
+        phase = Phase(entry.get("phase") or Phase.PLANNED)
+        return cls(host, settings, phase=phase, token=entry.get("token"), identity=entry.get("identity"),
+                   allow_pending=bool(entry.get("allow_pending")), changed=phase in (Phase.CHANGED, Phase.FAILED),
+                   error=entry.get("error"), apply=entry.get("apply"), **fields)
+
+    def record(self) -> dict:
+        """The journal's entry of this remote (its token included: the journal is 0600). Fields
+        that are unset are written as null, so that a token let go of is gone from the file."""
+        entry = self.settings.public_fields()
+        entry.update({name: getattr(self, name) for name in RECORDED})
+        return entry
+
+    def report(self) -> dict:
+        """The result's entry of this remote (no token)."""
+        data = {"host": self.host, "remote": self.key, "phase": str(self.phase), "ok": self.ok,
+                "changed": self.changed, "objects": self.results}
+        for name in ("error", "recovery", "apply", "unwind", "by"):
+            if getattr(self, name):
+                data[name] = getattr(self, name)
+        return data
