@@ -9,8 +9,10 @@ turns the core's exceptions into a failed result that names the remote and PVE's
 from __future__ import annotations
 
 import asyncio
+import re
 import traceback
 
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION
@@ -33,7 +35,10 @@ class SdnAction(ActionBase):
         result = super().run(tmp, task_vars)
         result.pop("invocation", None)  # never echo task args: they may hold secrets
         # The environment comes after host variables (connection_for), so it is not applied here.
-        _validation, args = self.validate_argument_spec(argument_spec=_without_env_fallbacks(self.ARGSPEC))
+        try:
+            _validation, args = self.validate_argument_spec(argument_spec=_without_env_fallbacks(self.ARGSPEC))
+        except AnsibleActionFail as exc:
+            return {**result, "failed": True, "changed": False, "msg": _plain_validation_message(str(exc), self._task.args, self.ARGSPEC)}
         self.task_vars = task_vars
         self.host = task_vars.get("inventory_hostname", "localhost")
         self._host_settings = None
@@ -73,6 +78,17 @@ class SdnAction(ActionBase):
         other hosts of its transaction."""
         self.connection_for(args)
         self._host_settings.check_derivable()
+
+
+def _plain_validation_message(message: str, task_args: dict, spec: dict) -> str:
+    """Ansible's conversion errors name the value's internal class (`<class '..._AnsibleTaggedStr'>`):
+    say the value itself instead."""
+    named = re.search(r"argument '([^']+)'", message)
+    if named and named.group(1) in task_args:
+        option = named.group(1)
+        value = "(a secret)" if (spec.get(option) or {}).get("no_log") else repr(str(task_args[option]))
+        return re.sub(r"<class '[^']+'>", value, message)
+    return re.sub(r"<class '[^']*\.(?:_AnsibleTagged)?(\w+)'>", lambda match: match.group(1).lower(), message)
 
 
 def _without_env_fallbacks(spec: dict) -> dict:
