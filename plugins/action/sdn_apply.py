@@ -129,14 +129,20 @@ def _result(remote: Remote, applied_by: str | None = None) -> dict:
               "phase": str(remote.phase), "pending": list(remote.pending),
               "upid": report.get("upid"), "exitstatus": report.get("exitstatus"), "nodes": report.get("nodes", {}),
               "applied_by": applied_by or remote.by}
+    name = remote.settings.remote
     if remote.phase == Phase.APPLIED:
-        result["msg"] = (f"applied {len(remote.pending) or 'the'} change(s) on {remote.settings.remote}; "
+        result["msg"] = (f"applied {len(remote.pending) or 'the'} change(s) on {name}; "
                          f"reload {report.get('exitstatus')} on every node")
     elif remote.phase == Phase.UNCHANGED:
         result["msg"] = "nothing pending: not applied, lock released"
     elif remote.phase != Phase.PLANNED:
-        result.update(failed=True, msg=f"the apply on {remote.settings.remote} failed: {remote.error}"
-                      + (f"; {remote.recovery}" if remote.recovery else ""))
+        if remote.phase == Phase.APPLY_UNKNOWN:
+            text = f"{name}: {remote.error}"
+        elif remote.phase == Phase.APPLY_FAILED:
+            text = f"{name}: applied, but the reload failed: {remote.error}"
+        else:
+            text = f"{name}: the apply failed, and the remote is now {remote.phase}: {remote.error}"
+        result.update(failed=True, msg=text + (f"; {remote.recovery}" if remote.recovery else ""))
         for name in ("error", "recovery", "unwind"):
             if getattr(remote, name):
                 result[name] = getattr(remote, name)

@@ -185,6 +185,7 @@ async def _apply_not_answered(remote: Remote, exc: BaseException) -> None:
     (§3.5); a refusal of our token means another client holds the lock; no answer at all means
     we cannot tell, so the remote is settled from what it shows now."""
     cause = f"apply failed: {_text(exc)}"
+    remote.error = remote.error or cause
     if isinstance(exc, LockTokenError):
         remote.enter(Phase.LOCK_LOST, token=None, error=cause, recovery=TAKEN_OVER)
         return
