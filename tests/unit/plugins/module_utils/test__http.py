@@ -1,4 +1,4 @@
-"""HttpsPool against a real TLS server on 127.0.0.1 that each test scripts byte by byte:
+"""HttpsPool against a real TLS server on 127.0.0.1 that each test scripts record by record:
 keep-alive, framing, failures with their `sent` flag, TLS checks and the connection limit."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hashlib
 import ipaddress
 import socket
 import ssl
+import struct
 import time
 from pathlib import Path
 from typing import Awaitable, Callable, Optional
@@ -80,30 +81,182 @@ class Received:
     connection: int  # 1 for the first connection the server accepted, and so on
 
 
-# A script answers one request by writing to the stream (or not) and may close it.
-Script = Callable[[Received, asyncio.StreamWriter], Awaitable[None]]
+class Peer(asyncio.Protocol):
+    """The server's end of one connection. TLS runs on memory buffers here, as in the client, so
+    that a script decides what the client sees: each write() is one TLS record (up to 16 KiB),
+    and a connection ends with close_notify, with a bare FIN or with a reset, as the test says."""
+
+    def __init__(self, server: TlsServer):
+        self.server = server
+        self.number = 0
+        self.transport: Optional[asyncio.Transport] = None
+        loop = asyncio.get_running_loop()
+        self.handshake: asyncio.Future = loop.create_future()
+        self.lost: asyncio.Future = loop.create_future()
+        self.reader = asyncio.StreamReader()  # the plaintext the client sent
+        self.received = 0  # bytes of TLS records after the handshake: whatever of a request reached this end
+        self.ended = False  # no more writing: close(), finish() or reset() was called
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._tls = server.context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        self._eof = False
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(0)  # drain() waits until the kernel has taken every byte
+        self.server.accepted(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._incoming.write(data)
+        arrived = len(data)
+        if not self.handshake.done():
+            try:
+                self._tls.do_handshake()
+            except ssl.SSLWantReadError:
+                self._flush()
+                return
+            except ssl.SSLError as exc:  # the client refused the certificate: its alert came
+                self._flush()
+                self.handshake.set_exception(exc)
+                self.transport.close()
+                return
+            self.handshake.set_result(None)
+            self.server.shook_hands(self)
+            arrived = self._incoming.pending  # records that came after the client's Finished
+        self.received += arrived
+        while not self._eof:
+            try:
+                chunk = self._tls.read(16 * 1024)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLError:  # close_notify, or a record this end cannot read
+                chunk = b""
+            if not chunk:
+                self._eof = True
+                self.reader.feed_eof()
+            else:
+                self.reader.feed_data(chunk)
+        self._flush()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.server.open -= 1
+        self._eof = True
+        self.reader.feed_eof()
+        self._drained.set()
+        if not self.handshake.done():
+            self.handshake.set_exception(exc or ConnectionResetError("closed during the handshake"))
+            self.handshake.exception()
+        self.lost.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._drained.clear()
+
+    def resume_writing(self) -> None:
+        self._drained.set()
+
+    # What a script does
+
+    def write(self, data: bytes) -> None:
+        """One TLS record for each 16 KiB of `data` (one for a short write); nothing once ended."""
+        if not self.ended and data:
+            self._tls.write(data)
+            self._flush()
+
+    async def drain(self) -> None:
+        await self._drained.wait()
+
+    def is_closing(self) -> bool:
+        return self.ended or self.transport.is_closing()
+
+    def close(self) -> None:
+        """As a TLS server closes: close_notify, then the TCP connection once written."""
+        self.finish(notify=True)
+        self.transport.close()
+
+    def finish(self, notify: bool) -> None:
+        """Stop writing, with close_notify or without (a body that ends here may then be cut
+        short), and a FIN; this end goes on reading, so `received` counts what still arrives."""
+        if self.ended:
+            return
+        if notify and self.handshake.done() and self.handshake.exception() is None:
+            try:
+                self._tls.unwrap()
+            except ssl.SSLWantReadError:  # the client's close_notify is not awaited
+                pass
+            self._flush()
+        self.ended = True
+        if not self.transport.is_closing():
+            self.transport.write_eof()
+
+    async def reset(self) -> None:
+        """A TCP reset once what was written is out; back when the socket is closed."""
+        self.ended = True
+        await self.drain()
+        self.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                           struct.pack("ii", 1, 0))
+        self.transport.abort()
+        await self.lost
+
+    def _flush(self) -> None:
+        data = self._outgoing.read()
+        if data and not self.ended and not self.transport.is_closing():
+            self.transport.write(data)
+
+
+async def end(peer: Peer, how: str) -> None:
+    """End the connection as `how` says: "close_notify", "fin" (no close_notify) or "reset"."""
+    if how == "reset":
+        await peer.reset()
+    else:
+        peer.finish(notify=how == "close_notify")
+
+
+# A script answers one request by writing to the peer (or not) and may end the connection.
+Script = Callable[[Received, Peer], Awaitable[None]]
 
 
 class TlsServer:
-    """A TLS server on 127.0.0.1 that reads requests and hands each to the test's script."""
+    """A TLS server on 127.0.0.1 that reads requests and hands each to the test's script.
 
-    def __init__(self, certificate: Certificate, script: Script):
+    `serve(peer)`, if given, replaces the reading of requests: it runs from the moment the TCP
+    connection is accepted (`await peer.handshake` waits for TLS). `at_handshake(peer)` runs the
+    moment the handshake is done, before the server's last handshake message goes out."""
+
+    def __init__(self, certificate: Certificate, script: Optional[Script] = None, *,
+                 serve: Optional[Callable[[Peer], Awaitable[None]]] = None,
+                 at_handshake: Optional[Callable[[Peer], None]] = None, tls12: bool = False):
         self.certificate = certificate
         self.script = script
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(certificate.cert_path, certificate.key_path)
+        if tls12:
+            self.context.maximum_version = ssl.TLSVersion.TLSv1_2
         self.requests: list[Received] = []
+        self.peers: list[Peer] = []
         self.connections = 0  # accepted so far
         self.open = 0  # open now
         self.most_open = 0
-        self.bytes_received = 0
         self.resumed: list[bool] = []  # per connection: whether it resumed an earlier TLS session
         self.port = 0
+        self._serve = serve or self._serve_requests
+        self._at_handshake = at_handshake
         self._handlers: list[asyncio.Task] = []
         self._server: Optional[asyncio.AbstractServer] = None
 
+    @property
+    def bytes_received(self) -> int:
+        """Bytes of TLS records after the handshakes, on every connection."""
+        return sum(peer.received for peer in self.peers)
+
     async def __aenter__(self) -> TlsServer:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.certificate.cert_path, self.certificate.key_path)
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=context)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: Peer(self), "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -112,46 +265,54 @@ class TlsServer:
         for handler in self._handlers:
             handler.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
+        for peer in self.peers:
+            peer.transport.abort()
+        await asyncio.gather(*(peer.lost for peer in self.peers))
         await self._server.wait_closed()
 
     async def settled(self) -> None:
-        """Wait until every connection made so far has ended on the server's side."""
-        await asyncio.sleep(0.05)  # a handshake under way gets its handler
-        await asyncio.wait_for(asyncio.gather(*self._handlers, return_exceptions=True), 2)
+        """Wait until every connection made so far has ended."""
+        await asyncio.wait_for(asyncio.gather(*(peer.lost for peer in self.peers)), 2)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._handlers.append(asyncio.current_task())
+    def accepted(self, peer: Peer) -> None:
         self.connections += 1
-        number = self.connections
+        peer.number = self.connections
+        self.peers.append(peer)
         self.open += 1
         self.most_open = max(self.most_open, self.open)
-        self.resumed.append(writer.get_extra_info("ssl_object").session_reused)
+        self._handlers.append(asyncio.ensure_future(self._serve(peer)))
+
+    def shook_hands(self, peer: Peer) -> None:
+        self.resumed.append(peer._tls.session_reused)
+        if self._at_handshake is not None:
+            self._at_handshake(peer)
+
+    async def _serve_requests(self, peer: Peer) -> None:
         try:
-            while not writer.is_closing():
-                request = await self._read_request(reader, number)
+            await peer.handshake
+            while not peer.is_closing():
+                request = await self.read_request(peer)
                 if request is None:
                     break
                 self.requests.append(request)
-                await self.script(request, writer)
+                await self.script(request, peer)
         except (ConnectionError, ssl.SSLError):
             pass
         finally:
-            self.open -= 1
-            writer.close()
+            if not peer.ended:
+                peer.close()
 
-    async def _read_request(self, reader: asyncio.StreamReader, number: int) -> Optional[Received]:
+    async def read_request(self, peer: Peer) -> Optional[Received]:
+        """The next request on `peer`, or None once the client closed."""
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:  # the client closed
-            self.bytes_received += len(exc.partial)
+            head = await peer.reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
             return None
-        self.bytes_received += len(head)
         request_line, *header_lines = head.decode("latin-1").split("\r\n")
         method, target, _version = request_line.split(" ")
         headers = dict(line.split(": ", 1) for line in header_lines if line)
-        body = await reader.readexactly(int(headers.get("Content-Length", "0")))
-        self.bytes_received += len(body)
-        return Received(method, target, headers, body, number)
+        body = await peer.reader.readexactly(int(headers.get("Content-Length", "0")))
+        return Received(method, target, headers, body, peer.number)
 
 
 def response(status: int = 200, reason: str = "OK", body: bytes = b'{"data":null}', *headers: str) -> bytes:
@@ -159,41 +320,40 @@ def response(status: int = 200, reason: str = "OK", body: bytes = b'{"data":null
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def echo_target(request: Received, writer: asyncio.StreamWriter) -> None:
+async def echo_target(request: Received, peer: Peer) -> None:
     """Answer 200 with the request's target as the body, keeping the connection."""
-    writer.write(response(200, "OK", request.target.encode()))
+    peer.write(response(200, "OK", request.target.encode()))
 
 
 def in_turn(*scripts: Script) -> Script:
     """The first request gets the first script, and so on; the last one answers the rest."""
     waiting = list(scripts)
 
-    async def script(request: Received, writer: asyncio.StreamWriter) -> None:
-        await (waiting.pop(0) if len(waiting) > 1 else waiting[0])(request, writer)
+    async def script(request: Received, peer: Peer) -> None:
+        await (waiting.pop(0) if len(waiting) > 1 else waiting[0])(request, peer)
     return script
 
 
 def writing(data: bytes, then_close: bool = False) -> Script:
-    async def script(request: Received, writer: asyncio.StreamWriter) -> None:
-        writer.write(data)
+    async def script(request: Received, peer: Peer) -> None:
+        peer.write(data)
         if then_close:
-            await writer.drain()
-            writer.close()
+            peer.close()
     return script
 
 
 def slow(script: Script, seconds: float) -> Script:
-    async def delayed(request: Received, writer: asyncio.StreamWriter) -> None:
+    async def delayed(request: Received, peer: Peer) -> None:
         await asyncio.sleep(seconds)
-        await script(request, writer)
+        await script(request, peer)
     return delayed
 
 
-async def hang_up(request: Received, writer: asyncio.StreamWriter) -> None:
-    writer.close()
+async def hang_up(request: Received, peer: Peer) -> None:
+    peer.close()
 
 
-async def no_answer(request: Received, writer: asyncio.StreamWriter) -> None:
+async def no_answer(request: Received, peer: Peer) -> None:
     """Say nothing, and go on reading: the server sees the client close the connection."""
 
 
@@ -337,13 +497,11 @@ def test_aclose_closes_the_idle_connections(certificate):
 
 
 def test_a_chunked_body_is_returned_whole_and_the_connection_stays_usable(certificate):
-    async def chunked(request: Received, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    async def chunked(request: Received, peer: Peer) -> None:
+        peer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
         for piece in (b'{"data":', b'[1,2,', b"3]}"):
-            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            await writer.drain()
-            await asyncio.sleep(0.01)  # each piece in its own TLS record
-        writer.write(b"0\r\n\r\n")
+            peer.write(b"%x\r\n%s\r\n" % (len(piece), piece))  # each piece in its own TLS record
+        peer.write(b"0\r\n\r\n")
 
     async def exchange(pool, server):
         return await pool.send(get()), await pool.send(get("/after"))
