@@ -26,6 +26,9 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import Identi
 
 # PVE's keep-alive idle timeout is about 5 s: drop idle connections before the server does.
 KEEPALIVE_SECONDS = 4.0
+# Requests in a row reuse a connection within milliseconds; one idle for longer may have been
+# closed by the remote (a restart, a proxy's shorter keep-alive), so its close is looked for first.
+IDLE_CHECK_SECONDS = 0.5
 USER_AGENT = "pvefleet.sdn"
 
 
@@ -100,6 +103,7 @@ class _Connection(asyncio.Protocol):
         self.transport: Optional[asyncio.Transport] = None
         self.closed = False
         self.idle_since = 0.0
+        self.reused = False  # taken from the idle ones: an error says so
         self.handshake: asyncio.Future = asyncio.get_running_loop().create_future()
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname, session=session)
@@ -117,13 +121,18 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.closed = True
-        error = exc or ConnectionResetError("the remote closed the connection")
-        self._handshake_failed(error)
+        if not self.handshake.done():
+            self._handshake_failed(exc or ConnectionResetError("the remote closed the connection"))
+            return
         if exc is None and self._headers_done and not self._framed:
             # No Content-Length and not chunked: the body ends with the connection (RFC 9112
             # §6.3). PVE answers its 401s so, with an empty body.
             self._complete(keep_alive=False)
-        self._settle(error=error)
+        if self._answer is not None and not self._answer.done():
+            kept = "kept-alive " if self.reused else ""
+            how = f" ({_reason(exc)})" if exc is not None else ""
+            self._settle(error=TransportError(
+                f"no answer: the remote closed the {kept}connection without answering{how}", sent=True))
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -138,14 +147,17 @@ class _Connection(asyncio.Protocol):
             if plaintext:
                 self._parser.feed_data(plaintext)
         except (ssl.SSLError, httptools.HttpParserError) as exc:
-            self._settle(error=exc)
+            self._settle(error=TransportError(f"no answer: {_reason(exc)}", sent=True))
             self.close()
             return
-        if ended and self.transport is not None:
-            self.transport.close()  # the remote said close_notify: the connection ends here
+        if ended:
+            self.close()  # the remote said close_notify: the connection ends here
 
     def eof_received(self) -> bool:
-        return False  # let the transport close; connection_lost follows
+        # The remote sends nothing more: an answer not whole now never will be. Closed at once, not
+        # once the request is written (a remote that stopped reading would hold it until the timeout).
+        self.close()
+        return False
 
     # TLS
 
@@ -232,12 +244,21 @@ class _Connection(asyncio.Protocol):
 
     # Use
 
+    def open(self) -> bool:
+        """Still usable: EOF and close_notify close the connection as they come, and a reset
+        closes the transport."""
+        return not self.closed and not self.transport.is_closing()
+
     async def exchange(self, data: bytes, timeout: float) -> tuple[HttpResponse, bool]:
         """Send one request and wait for its whole answer: (response, whether to keep the
-        connection). Raises OSError, asyncio.TimeoutError or httptools.HttpParserError."""
+        connection). Raises TransportError, with sent=False only if nothing was written."""
+        if not self.open():
+            # Closed by the remote after its handshake (a server at its connection limit does so).
+            raise TransportError("the remote closed the connection before the request was written; nothing was sent",
+                                 sent=False)
         loop = asyncio.get_running_loop()
         self._answer = loop.create_future()
-        timer = loop.call_later(timeout, self._settle, None, asyncio.TimeoutError(f"no answer within {timeout:g} s"))
+        timer = loop.call_later(timeout, self._time_out, timeout)
         try:
             self._tls.write(data)
             self._send_tls()
@@ -245,6 +266,9 @@ class _Connection(asyncio.Protocol):
         finally:
             timer.cancel()
             self._answer = None
+
+    def _time_out(self, timeout: float) -> None:
+        self._settle(error=TransportError(f"no answer within {timeout:g} s", sent=True))
 
     def _settle(self, result=None, error: Optional[BaseException] = None) -> None:
         answer = self._answer
@@ -285,13 +309,18 @@ class HttpsPool:
     async def send(self, request: HttpRequest) -> HttpResponse:
         data = self._encode(request)
         async with self._slots:
-            connection = self._reusable() or await self._connect(request)
+            now = asyncio.get_running_loop().time()
+            if self._idle and now - self._idle[-1].idle_since > IDLE_CHECK_SECONDS:
+                # A close that came while this task ran is not read yet: the loop's next turn
+                # polls the sockets, and the turn after runs what the poll found.
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+            connection = self._reusable(now) or await self._connect(request)
             try:
                 response, keep_alive = await connection.exchange(data, self.settings.timeout)
-            except (OSError, asyncio.TimeoutError, httptools.HttpParserError) as exc:
+            except TransportError as exc:
                 connection.close()
-                raise TransportError(f"no answer: {_reason(exc)}", sent=True,
-                                     **self._where(request)) from None
+                raise TransportError(exc.message, sent=exc.sent, **self._where(request)) from None
             except BaseException:  # cancelled: the answer may still come, on no request of ours
                 connection.close()
                 raise
@@ -309,12 +338,14 @@ class HttpsPool:
         for connection in idle:
             connection.close()
 
-    def _reusable(self) -> Optional[_Connection]:
-        """The most recently used idle connection that is still open and fresh."""
-        oldest = asyncio.get_running_loop().time() - KEEPALIVE_SECONDS
+    def _reusable(self, now: float) -> Optional[_Connection]:
+        """The most recently used idle connection that is still open and fresh; the others that
+        are looked at are closed, silently: nothing was sent on them."""
+        oldest = now - KEEPALIVE_SECONDS
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed and connection.idle_since > oldest:
+            if connection.idle_since > oldest and connection.open():
+                connection.reused = True
                 return connection
             connection.close()
         return None

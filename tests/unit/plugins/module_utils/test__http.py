@@ -7,6 +7,7 @@ import dataclasses
 import datetime
 import hashlib
 import ipaddress
+import select
 import socket
 import ssl
 import struct
@@ -375,13 +376,15 @@ def settings_for(port: int, **options) -> ConnectionSettings:
                                            **options})
 
 
-def run(certificate: Certificate, script: Script, exchange, *, max_connections: int = 4, **options):
-    """Serve `script`, point a pool at the server (trusting the certificate by ca_path unless
-    `options` say otherwise) and return (await exchange(pool, server), server)."""
+def run(certificate: Certificate, script: Optional[Script], exchange, *, max_connections: int = 4,
+        serving: Optional[dict] = None, **options):
+    """Serve `script` (TlsServer's own options in `serving`), point a pool at the server (trusting
+    the certificate by ca_path unless `options` say otherwise) and return
+    (await exchange(pool, server), server)."""
     options = {"ca_path": certificate.cert_path, **options}
 
     async def go():
-        async with TlsServer(certificate, script) as server:
+        async with TlsServer(certificate, script, **(serving or {})) as server:
             pool = HttpsPool(settings_for(server.port, **options), max_connections)
             try:
                 return await exchange(pool, server), server
@@ -454,6 +457,34 @@ def test_the_server_closing_an_idle_connection_is_harmless(certificate):
                                                        echo_target), exchange)
     assert (first.body, second.body) == (b"1", b"/second")
     assert server.connections == 2
+
+
+ENDINGS = ["close_notify", "fin", "reset"]
+
+
+@pytest.mark.parametrize("how", ENDINGS)
+def test_a_close_not_yet_read_is_seen_before_reuse_and_a_new_connection_used(certificate, monkeypatch, how):
+    """The remote closed the idle connection and its close is in the client's socket, but the
+    event loop has not read it yet: the pool sees it all the same, writes nothing into that
+    connection and takes a new one, without an error."""
+    monkeypatch.setattr(_http, "IDLE_CHECK_SECONDS", 0.0, raising=False)  # as if idle for a while
+
+    async def exchange(pool, server):
+        first = await pool.send(get("/first"))
+        peer = server.peers[0]
+        before = peer.received
+        await end(peer, how)
+        # Wait in the kernel, not in the loop, until the close has reached the client's socket.
+        assert select.select([pool._idle[0].transport.get_extra_info("socket")], [], [], 2)[0]
+        second = await pool.send(get("/second"))
+        await pool.aclose()
+        await server.settled()
+        return first, second, peer.received - before
+
+    (first, second, after_the_first), server = run(certificate, echo_target, exchange)
+    assert (first.body, second.body) == (b"/first", b"/second")
+    assert [r.connection for r in server.requests] == [1, 2]
+    assert after_the_first == 0  # not a byte of the second request went to the closed connection
 
 
 def test_an_idle_connection_older_than_keepalive_is_not_reused(certificate, monkeypatch):
@@ -588,7 +619,66 @@ def test_a_hang_up_after_the_request_is_a_transport_error_after_sending(certific
     error, server = run(certificate, hang_up, exchange)
     assert error.sent is True
     assert (error.method, error.path) == ("POST", "/api2/json/cluster/sdn/lock")
+    assert "the remote closed the connection without answering" in str(error)
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("how", ENDINGS)
+def test_a_kept_alive_connection_closed_instead_of_answering_fails_at_once_and_says_so(certificate, how):
+    async def ending(request: Received, peer: Peer) -> None:
+        await end(peer, how)
+
+    async def exchange(pool, server):
+        await pool.send(get("/first"))
+        started = time.monotonic()
+        with pytest.raises(TransportError) as caught:
+            await pool.send(HttpRequest("POST", "/api2/json/cluster/sdn/zones", {}, b"zone=z1"))
+        return caught.value, time.monotonic() - started
+
+    (error, seconds), server = run(certificate, in_turn(echo_target, ending), exchange, api_timeout=2)
+    assert error.sent is True  # the remote read it: it may have acted on it
+    assert seconds < 1  # not the timeout
+    assert "the remote closed the kept-alive connection without answering" in str(error)
+    assert [r.connection for r in server.requests] == [1, 1]
+
+
+@pytest.mark.parametrize("how", ["close_notify", "fin"])
+def test_a_remote_that_stops_reading_and_closes_fails_the_request_at_once(certificate, how):
+    """Its close ends the request at once, though much of the request is still to be written
+    (closing the transport gently would wait for that: until the timeout)."""
+    async def serve(peer: Peer) -> None:
+        peer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        await peer.handshake
+        await peer.reader.readuntil(b"\r\n\r\n")
+        peer.transport.pause_reading()
+        peer.finish(notify=how == "close_notify")
+
+    async def exchange(pool, server):
+        started = time.monotonic()
+        with pytest.raises(TransportError) as caught:
+            await pool.send(HttpRequest("POST", "/api2/json/cluster/sdn/zones", {}, b"x" * (8 * 1024 * 1024)))
+        return caught.value, time.monotonic() - started
+
+    (error, seconds), _server = run(certificate, None, exchange, serving={"serve": serve}, api_timeout=3)
+    assert error.sent is True and seconds < 1.5
+    assert "the remote closed the connection without answering" in str(error)
+
+
+def test_a_connection_the_remote_closes_after_its_handshake_gets_no_request(certificate):
+    """A server may end a connection right after the handshake (one at its connection limit):
+    the request is not written into it, and the error says nothing was sent (a retry is safe)."""
+    async def exchange(pool, server):
+        with pytest.raises(TransportError) as caught:
+            await pool.send(HttpRequest("POST", "/api2/json/cluster/sdn/zones", {}, b"zone=z1"))
+        await server.settled()
+        return caught.value
+
+    # TLS 1.2: the server's close_notify comes with its Finished, before the client can write.
+    error, server = run(certificate, echo_target, exchange,
+                        serving={"tls12": True, "at_handshake": lambda peer: peer.finish(notify=True)})
+    assert error.sent is False and not isinstance(error, TlsError)
+    assert "nothing was sent" in str(error)
+    assert server.connections == 1 and server.bytes_received == 0 and server.requests == []
 
 
 def test_no_answer_within_the_timeout_is_a_transport_error_after_sending(certificate):
