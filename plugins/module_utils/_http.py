@@ -111,7 +111,8 @@ class _Connection(asyncio.Protocol):
         self._answer: Optional[asyncio.Future] = None
         self._reason = b""
         self._body: list[bytes] = []
-        self._close_after = self._framed = self._headers_done = False
+        self._close_after = self._framed = False
+        self._in_head = self._in_body = False  # where the answer in flight is: what a close cuts short
 
     # asyncio.Protocol
 
@@ -124,15 +125,8 @@ class _Connection(asyncio.Protocol):
         if not self.handshake.done():
             self._handshake_failed(exc or ConnectionResetError("the remote closed the connection"))
             return
-        if exc is None and self._headers_done and not self._framed:
-            # No Content-Length and not chunked: the body ends with the connection (RFC 9112
-            # §6.3). PVE answers its 401s so, with an empty body.
-            self._complete(keep_alive=False)
         if self._answer is not None and not self._answer.done():
-            kept = "kept-alive " if self.reused else ""
-            how = f" ({_reason(exc)})" if exc is not None else ""
-            self._settle(error=TransportError(
-                f"no answer: the remote closed the {kept}connection without answering{how}", sent=True))
+            self._settle(error=TransportError(self._cut_short(exc), sent=True))
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -150,8 +144,12 @@ class _Connection(asyncio.Protocol):
             self._settle(error=TransportError(f"no answer: {_reason(exc)}", sent=True))
             self.close()
             return
-        if ended:
-            self.close()  # the remote said close_notify: the connection ends here
+        if ended:  # the remote said close_notify: the connection ends here
+            if self._in_body and not self._framed:
+                # No Content-Length and not chunked: the body ends with the connection (RFC 9112
+                # §6.3), and close_notify says that it is whole. PVE answers its 401s so.
+                self._complete(keep_alive=False)
+            self.close()
 
     def eof_received(self) -> bool:
         # The remote sends nothing more: an answer not whole now never will be. Closed at once, not
@@ -216,7 +214,8 @@ class _Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._reason, self._body = b"", []
-        self._close_after = self._framed = self._headers_done = False
+        self._close_after = self._framed = self._in_body = False
+        self._in_head = True
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
@@ -229,12 +228,13 @@ class _Connection(asyncio.Protocol):
             self._framed = True
 
     def on_headers_complete(self) -> None:
-        self._headers_done = True
+        self._in_head, self._in_body = False, True
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._in_body = False
         self._complete(keep_alive=self._parser.should_keep_alive() and not self._close_after)
 
     def _complete(self, keep_alive: bool) -> None:
@@ -266,6 +266,19 @@ class _Connection(asyncio.Protocol):
         finally:
             timer.cancel()
             self._answer = None
+
+    def _cut_short(self, exc: Optional[Exception]) -> str:
+        """What the end of the connection left of the answer in flight."""
+        how = f" ({_reason(exc)})" if exc is not None else ""
+        if self._in_body and not self._framed:
+            return (f"incomplete answer: its body ends with the connection (no Content-Length, not chunked), and the "
+                    f"connection ended without TLS close_notify{how}, so the body may be truncated")
+        if self._in_body:
+            return f"incomplete answer: the connection ended before the end of its body{how}"
+        if self._in_head:
+            return f"incomplete answer: the connection ended in the middle of its head{how}"
+        kept = "kept-alive " if self.reused else ""
+        return f"no answer: the remote closed the {kept}connection without answering{how}"
 
     def _time_out(self, timeout: float) -> None:
         self._settle(error=TransportError(f"no answer within {timeout:g} s", sent=True))

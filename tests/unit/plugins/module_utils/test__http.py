@@ -568,8 +568,73 @@ def test_a_401_as_pve_sends_it_without_content_length_is_an_answer(certificate):
     async def exchange(pool, server):
         return await pool.send(get())
 
-    answer, _server = run(certificate, writing(pve_401, then_close=True), exchange)
+    answer, _server = run(certificate, writing(pve_401, then_close=True), exchange)  # with close_notify
     assert (answer.status, answer.reason, answer.body) == (401, "No ticket", b"")
+
+
+PVE_401 = b"HTTP/1.1 401 No ticket\r\nConnection: close\r\nServer: pve-api-daemon/3.0\r\n\r\n"
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_a_body_that_ends_with_the_connection_is_whole_when_tls_says_so(certificate, version):
+    """No Content-Length and not chunked: the body is what comes until the connection ends, and
+    close_notify says it ended there (RFC 9112 §6.3); the connection is not used again."""
+    answer = f"HTTP/{version} 200 OK\r\nServer: pve-api-daemon/3.0\r\n\r\n".encode() + b'{"data":"all of it"}'
+
+    async def exchange(pool, server):
+        return await pool.send(get()), await pool.send(get("/next"))
+
+    (first, after), server = run(certificate, in_turn(writing(answer, then_close=True), echo_target), exchange)
+    assert (first.status, first.body) == (200, b'{"data":"all of it"}')
+    assert after.body == b"/next" and server.connections == 2
+
+
+@pytest.mark.parametrize("how", ["fin", "reset"])
+@pytest.mark.parametrize("answer", [b"HTTP/1.1 200 OK\r\n\r\n" + b'{"data":', PVE_401], ids=["200", "pve-401"])
+def test_a_body_that_ends_with_the_connection_without_close_notify_may_be_truncated(certificate, answer, how):
+    """A bare TCP close (a crash, a middlebox, an attacker) does not say the body is whole."""
+    async def script(request: Received, peer: Peer) -> None:
+        peer.write(answer)
+        await end(peer, how)
+
+    async def exchange(pool, server):
+        with pytest.raises(TransportError) as caught:
+            await pool.send(get())
+        return caught.value
+
+    error, _server = run(certificate, script, exchange)
+    assert error.sent is True
+    assert "ended without TLS close_notify" in str(error) and "may be truncated" in str(error)
+
+
+FRAMED = {
+    "content-length": response(200, "OK", b'{"data":[1,2,3]}'),
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n{\"data\":\r\n8\r\n[1,2,3]}\r\n0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("how", ENDINGS)
+@pytest.mark.parametrize(("framing", "length", "said"), [
+    ("content-length", 20, "in the middle of its head"),
+    ("content-length", -1, "before the end of its body"),
+    ("chunked", 20, "in the middle of its head"),
+    ("chunked", -20, "before the end of its body"),  # in a chunk
+    ("chunked", -5, "before the end of its body"),  # after a whole chunk, no last chunk
+    ("chunked", -2, "before the end of its body"),  # the last chunk without its end
+])
+def test_an_answer_cut_short_is_an_error_never_a_short_body(certificate, framing, length, said, how):
+    async def script(request: Received, peer: Peer) -> None:
+        peer.write(FRAMED[framing][:length])
+        await end(peer, how)
+
+    async def exchange(pool, server):
+        with pytest.raises(TransportError) as caught:
+            await pool.send(get())
+        return caught.value
+
+    error, _server = run(certificate, script, exchange)
+    assert error.sent is True
+    assert f"incomplete answer: the connection ended {said}" in str(error)
 
 
 # Failures and whether the request may have been sent
