@@ -30,6 +30,10 @@ KEEPALIVE_SECONDS = 4.0
 # closed by the remote (a restart, a proxy's shorter keep-alive), so its close is looked for first.
 IDLE_CHECK_SECONDS = 0.5
 USER_AGENT = "pvefleet.sdn"
+# The largest answer taken, far above what PVE's SDN API answers: a broken or hostile remote must
+# not fill the memory of a controller that talks to a thousand.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # the body
+MAX_HEAD_BYTES = 64 * 1024  # the status line and headers
 
 
 @dataclasses.dataclass
@@ -111,6 +115,7 @@ class _Connection(asyncio.Protocol):
         self._answer: Optional[asyncio.Future] = None
         self._reason = b""
         self._body: list[bytes] = []
+        self._body_size = self._received = 0  # bytes of the body; of the answer so far
         self._close_after = self._framed = False
         self._in_head = self._in_body = False  # where the answer in flight is: what a close cuts short
 
@@ -139,10 +144,21 @@ class _Connection(asyncio.Protocol):
         try:
             plaintext, ended = self._read_tls()
             if plaintext:
+                self._received += len(plaintext)
                 self._parser.feed_data(plaintext)
-        except (ssl.SSLError, httptools.HttpParserError) as exc:
-            self._settle(error=TransportError(f"no answer: {_reason(exc)}", sent=True))
-            self.close()
+                if self._in_head and self._received > MAX_HEAD_BYTES:
+                    raise TransportError(f"answer refused: its head is longer than {MAX_HEAD_BYTES} bytes "
+                                         "(MAX_HEAD_BYTES)", sent=True)
+        except TransportError as exc:
+            self._fail(exc)
+            return
+        except httptools.HttpParserError as exc:
+            refused = exc.__context__  # what a callback raised comes as the context of the parser's error
+            self._fail(refused if isinstance(refused, TransportError)
+                       else TransportError(f"unreadable answer: {_reason(exc)}", sent=True))
+            return
+        except ssl.SSLError as exc:
+            self._fail(TransportError(f"no answer: {_reason(exc)}", sent=True))
             return
         if ended:  # the remote said close_notify: the connection ends here
             if self._in_body and not self._framed:
@@ -213,7 +229,7 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
-        self._reason, self._body = b"", []
+        self._reason, self._body, self._body_size = b"", [], 0
         self._close_after = self._framed = self._in_body = False
         self._in_head = True
 
@@ -231,6 +247,10 @@ class _Connection(asyncio.Protocol):
         self._in_head, self._in_body = False, True
 
     def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > MAX_RESPONSE_BYTES:
+            raise TransportError(f"answer refused: its body is longer than {MAX_RESPONSE_BYTES} bytes "
+                                 "(MAX_RESPONSE_BYTES)", sent=True)
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -258,6 +278,7 @@ class _Connection(asyncio.Protocol):
                                  sent=False)
         loop = asyncio.get_running_loop()
         self._answer = loop.create_future()
+        self._received = 0
         timer = loop.call_later(timeout, self._time_out, timeout)
         try:
             self._tls.write(data)
@@ -282,6 +303,11 @@ class _Connection(asyncio.Protocol):
 
     def _time_out(self, timeout: float) -> None:
         self._settle(error=TransportError(f"no answer within {timeout:g} s", sent=True))
+
+    def _fail(self, error: TransportError) -> None:
+        """End the answer in flight with `error`, and the connection: it is in no state to go on."""
+        self._settle(error=error)
+        self.close()
 
     def _settle(self, result=None, error: Optional[BaseException] = None) -> None:
         answer = self._answer

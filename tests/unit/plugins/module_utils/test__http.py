@@ -637,6 +637,68 @@ def test_an_answer_cut_short_is_an_error_never_a_short_body(certificate, framing
     assert f"incomplete answer: the connection ended {said}" in str(error)
 
 
+# Limits
+
+
+def test_answers_are_limited_to_64_mib_of_body_and_64_kib_of_head():
+    assert (_http.MAX_RESPONSE_BYTES, _http.MAX_HEAD_BYTES) == (64 * 1024 * 1024, 64 * 1024)
+
+
+def chunked(body: bytes, size: int = 300) -> bytes:
+    pieces = [body[at:at + size] for at in range(0, len(body), size)]
+    return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n")
+
+
+def close_delimited(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\n\r\n" + body
+
+
+LIMIT = 1000
+FRAMINGS = {"content-length": lambda body: response(200, "OK", body), "chunked": chunked,
+            "close-delimited": close_delimited}
+
+
+@pytest.mark.parametrize("framing", sorted(FRAMINGS))
+def test_a_body_up_to_the_limit_is_taken_and_one_byte_more_is_refused(certificate, monkeypatch, framing):
+    monkeypatch.setattr(_http, "MAX_RESPONSE_BYTES", LIMIT, raising=False)
+    answers = [FRAMINGS[framing](b"a" * LIMIT), FRAMINGS[framing](b"b" * (LIMIT + 1))]
+
+    async def script(request: Received, peer: Peer) -> None:
+        peer.write(answers.pop(0))
+        if framing == "close-delimited":
+            peer.close()
+
+    async def exchange(pool, server):
+        whole = await pool.send(get())
+        with pytest.raises(TransportError) as caught:
+            await pool.send(get())
+        return whole, caught.value, await until(lambda: server.open == 0)
+
+    (whole, error, all_closed), _server = run(certificate, script, exchange)
+    assert whole.body == b"a" * LIMIT
+    assert error.sent is True
+    assert f"answer refused: its body is longer than {LIMIT} bytes (MAX_RESPONSE_BYTES)" in str(error)
+    assert all_closed  # the refused one was closed, not kept
+
+
+def test_a_head_over_its_limit_is_refused_and_one_under_it_taken(certificate):
+    def answer(header_bytes: int) -> bytes:
+        return response(200, "OK", b"{}", "X-Filler: " + "f" * header_bytes)
+
+    async def exchange(pool, server):
+        under = await pool.send(get())
+        with pytest.raises(TransportError) as caught:
+            await pool.send(get())
+        return under, caught.value
+
+    (under, error), _server = run(certificate, in_turn(writing(answer(60 * 1024)), writing(answer(100 * 1024))),
+                                  exchange)
+    assert under.body == b"{}"
+    assert error.sent is True
+    assert "answer refused: its head is longer than 65536 bytes (MAX_HEAD_BYTES)" in str(error)
+
+
 # Failures and whether the request may have been sent
 
 
