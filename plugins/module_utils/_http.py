@@ -164,7 +164,7 @@ class _Connection(asyncio.Protocol):
             if self._in_body and not self._framed:
                 # No Content-Length and not chunked: the body ends with the connection (RFC 9112
                 # §6.3), and close_notify says that it is whole. PVE answers its 401s so.
-                self._complete(keep_alive=False)
+                self._complete(self._parser.get_status_code(), keep_alive=False)
             self.close()
 
     def eof_received(self) -> bool:
@@ -229,6 +229,10 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
+        if self._answer is None or self._answer.done():
+            # Bytes after the whole answer, or while idle: not the answer to our next request,
+            # whatever they are, so the connection is closed (the answer already given stands).
+            raise TransportError("the remote sent more than the answer", sent=True)
         self._reason, self._body, self._body_size = b"", [], 0
         self._close_after = self._framed = self._in_body = False
         self._in_head = True
@@ -255,11 +259,16 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._in_body = False
-        self._complete(keep_alive=self._parser.should_keep_alive() and not self._close_after)
+        status = self._parser.get_status_code()
+        if status < 200:
+            if status == 101:
+                raise TransportError("unreadable answer: 101 Switching Protocols, and no request of ours asks for "
+                                     "another protocol", sent=True)
+            return  # an interim answer (100 Continue, 103 Early Hints: RFC 9110 §15.2); the final one follows
+        self._complete(status, keep_alive=self._parser.should_keep_alive() and not self._close_after)
 
-    def _complete(self, keep_alive: bool) -> None:
-        response = HttpResponse(self._parser.get_status_code(), b"".join(self._body),
-                                self._reason.decode("utf-8", "replace"))
+    def _complete(self, status: int, keep_alive: bool) -> None:
+        response = HttpResponse(status, b"".join(self._body), self._reason.decode("utf-8", "replace"))
         self._settle(result=(response, keep_alive))
 
     # Use

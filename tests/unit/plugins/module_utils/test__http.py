@@ -358,6 +358,13 @@ async def no_answer(request: Received, peer: Peer) -> None:
     """Say nothing, and go on reading: the server sees the client close the connection."""
 
 
+async def turns() -> None:
+    """Two turns of the event loop: the first polls the sockets, the second runs what the poll
+    found, so the client has read what this end wrote before."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
 async def until(condition: Callable[[], bool], seconds: float = 1.0) -> bool:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -635,6 +642,117 @@ def test_an_answer_cut_short_is_an_error_never_a_short_body(certificate, framing
     error, _server = run(certificate, script, exchange)
     assert error.sent is True
     assert f"incomplete answer: the connection ended {said}" in str(error)
+
+
+# Framing: where an answer ends, and whether the connection goes on
+
+
+CHUNKED = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"8;name=value\r\n{\"data\":\r\n"  # a chunk extension
+           b"8;a;b=\"quoted\"\r\n[1,2,3]}\r\n"
+           b"0\r\nX-Trailer: 1\r\nX-Other: 2\r\n\r\n")  # trailers
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+
+
+@pytest.mark.parametrize(("answer", "status", "body", "kept"), [
+    (response(200, "OK", b'{"data":[1,2,3]}'), 200, b'{"data":[1,2,3]}', True),
+    (response(200, "OK", b""), 200, b"", True),
+    (CHUNKED, 200, b'{"data":[1,2,3]}', True),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 200, b"", True),
+    (b"HTTP/1.1 204 No Content\r\nServer: pve-api-daemon/3.0\r\n\r\n", 204, b"", True),
+    (response(200, "OK", b"{}", "Connection: close"), 200, b"{}", False),
+    (response(200, "OK", b"{}").replace(b"HTTP/1.1", b"HTTP/1.0"), 200, b"{}", False),
+    (response(200, "OK", b"{}", "Connection: keep-alive").replace(b"HTTP/1.1", b"HTTP/1.0"), 200, b"{}", True),
+    (CONTINUE + response(200, "OK", b"{}"), 200, b"{}", True),
+    (EARLY_HINTS + CONTINUE + CHUNKED, 200, b'{"data":[1,2,3]}', True),
+], ids=["content-length", "content-length-0", "chunked-extensions-trailers", "chunked-empty", "204",
+        "connection-close", "http-1.0", "http-1.0-keep-alive", "100-continue-first", "103-and-100-first"])
+def test_an_answer_ends_where_its_framing_says_and_the_connection_goes_on_if_it_may(certificate, answer, status,
+                                                                                  body, kept):
+    async def exchange(pool, server):
+        return await pool.send(get()), await pool.send(get("/next"))
+
+    (first, after), server = run(certificate, in_turn(writing(answer), echo_target), exchange)
+    assert (first.status, first.body) == (status, body)
+    assert after.body == b"/next"
+    assert [r.connection for r in server.requests] == ([1, 1] if kept else [1, 2])
+
+
+SPLIT = {"content-length": response(200, "OK", b'{"data":"ok"}'), "chunked": CHUNKED,
+         "interim-then-content-length": CONTINUE + response(204, "No Content", b""),
+         "close-delimited": b"HTTP/1.1 200 OK\r\n\r\n" + b'{"data":"ok"}'}
+
+
+@pytest.mark.parametrize("framing", sorted(SPLIT))
+def test_an_answer_split_anywhere_across_tls_records_is_read_the_same(certificate, framing):
+    """Each split point in turn: the answer in two TLS records, the client reading the first
+    before the second is written."""
+    answer = SPLIT[framing]
+    delimited = framing == "close-delimited"
+
+    async def exchange(pool, server):
+        whole = await pool.send(get())
+        split = [await pool.send(get()) for _point in range(1, len(answer))]
+        return whole, split
+
+    points = iter(range(len(answer)))
+
+    async def script(request: Received, peer: Peer) -> None:
+        point = next(points)
+        peer.write(answer[:point])
+        await turns()
+        peer.write(answer[point:])
+        if delimited:
+            peer.close()
+
+    (whole, split), server = run(certificate, script, exchange)
+    assert all((answer.status, answer.body, answer.reason) == (whole.status, whole.body, whole.reason)
+               for answer in split)
+    assert server.connections == (len(answer) if delimited else 1)
+
+
+@pytest.mark.parametrize("extra", [
+    response(200, "OK", b'"extra"'),
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab",  # and the next answer would finish it
+    b"HTTP/1.1 408 Request Timeout\r\n",
+], ids=["whole-answer", "part-of-an-answer", "a-status-line"])
+@pytest.mark.parametrize("records", [1, 2])
+def test_more_than_one_answer_for_one_request_is_not_taken_for_the_next(certificate, extra, records):
+    first = response(200, "OK", b'"first"')
+
+    async def twice(request: Received, peer: Peer) -> None:
+        if records == 1:
+            peer.write(first + extra)
+        else:
+            peer.write(first)
+            peer.write(extra)
+
+    async def exchange(pool, server):
+        return await pool.send(get()), await pool.send(get("/next"))
+
+    (answer, after), server = run(certificate, in_turn(twice, echo_target), exchange)
+    assert (answer.body, after.body) == (b'"first"', b"/next")
+    assert [r.connection for r in server.requests] == [1, 2]  # the one with the extra bytes was closed
+
+
+@pytest.mark.parametrize("answer", [
+    b"garbage\r\n\r\n",
+    b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 OK\r\nContent-Length: 0\r\n\r\n",
+    b"\x00\x01\x02\x03 binary\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+], ids=["garbage", "status-2000", "no-status", "binary", "two-content-lengths", "101-switching-protocols"])
+def test_an_unreadable_answer_is_an_error_after_sending_and_the_connection_closed(certificate, answer):
+    async def exchange(pool, server):
+        with pytest.raises(TransportError) as caught:
+            await pool.send(get())
+        return caught.value, await until(lambda: server.open == 0)
+
+    (error, closed), _server = run(certificate, writing(answer), exchange)
+    assert error.sent is True and "unreadable answer" in str(error)
+    assert closed
 
 
 # Limits
