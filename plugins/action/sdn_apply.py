@@ -127,8 +127,9 @@ def _result(remote: Remote, applied_by: str | None = None) -> dict:
     applied = remote.phase in APPLY
     result = {"changed": applied, "applied": applied, "ok": remote.ok or remote.phase == Phase.PLANNED,
               "phase": str(remote.phase), "pending": list(remote.pending),
-              "upid": report.get("upid"), "exitstatus": report.get("exitstatus"), "nodes": report.get("nodes", {}),
-              "applied_by": applied_by or remote.by}
+              "upid": report.get("upid"), "node": report.get("node"), "exitstatus": report.get("exitstatus"),
+              "task_duration": report.get("task_duration"), "duration": report.get("duration"),
+              "nodes": report.get("nodes", {}), "applied_by": applied_by or remote.by}
     name = remote.settings.remote
     if remote.phase == Phase.APPLIED:
         result["msg"] = (f"applied {len(remote.pending) or 'the'} change(s) on {name}; "

@@ -243,5 +243,3 @@ class ActionModule(TransactionAction):
             result.update(failed=True, msg="could not roll back and release every remote: " + "; ".join(
                 f"{h}: {remotes[h]['state']}, {remotes[h].get('recovery', '')}" for h in failed) + f". {summary}")
         return result
-
-

@@ -63,7 +63,7 @@ async def preflight(remote: Remote) -> None:
     info = await remote.client.get("/version") or {}
     release = str(info.get("release") or info.get("version") or "")
     try:
-        major = int(release.split(".")[0])
+        major = int(release.split(".", maxsplit=1)[0])
     except ValueError:
         major = 0
     if major < LOCK_API_MAJOR:
@@ -273,4 +273,3 @@ async def _roll_back_held(remote: Remote, session: LockSession, cause: Optional[
 
 def _text(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, PveFleetError) else f"internal error: {type(exc).__name__}: {exc}"
-

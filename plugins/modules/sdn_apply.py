@@ -63,52 +63,72 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-applied:
-  description: Whether an apply was made.
+changed:
+  description: Whether an apply was committed on this remote (whatever its reload did afterwards).
   returned: always
   type: bool
+applied:
+  description: The same as RV(changed) - whether an apply was committed.
+  returned: always
+  type: bool
+ok:
+  description: Whether this remote ended as it should - applied with every node reloaded, or nothing to apply.
+  returned: always
+  type: bool
+phase:
+  description:
+    - What became of the remote - V(applied), V(unchanged) (nothing to apply, lock released), V(apply_failed) (the
+      reload failed on a node), V(apply_unknown) (committed, the reload's result unknown), V(rolled_back) (the apply
+      request failed and the remote was rolled back), V(lock_lost) or V(stuck); V(planned) in check mode.
+  returned: always
+  type: str
+  sample: applied
 pending:
   description: What was pending before the apply, such as C(vnet vnet1 (new)).
   returned: always
   type: list
   elements: str
 upid:
-  description: The ID of the C(reloadnetworkall) task.
-  returned: when applied
+  description: The ID of the C(reloadnetworkall) task; null when nothing was applied.
+  returned: always
   type: str
 node:
-  description: The node that ran the C(reloadnetworkall) task.
-  returned: when applied
+  description: The node that ran the C(reloadnetworkall) task; null when nothing was applied.
+  returned: always
   type: str
 exitstatus:
-  description: The exit status of the C(reloadnetworkall) task (C(OK), C(WARNINGS, n) or an error).
-  returned: when applied
+  description: The exit status of the C(reloadnetworkall) task (C(OK), C(WARNINGS, n) or an error); null when unknown.
+  returned: always
   type: str
 task_duration:
-  description: Seconds the reload task took.
-  returned: when applied
+  description: Seconds the reload task took; null when unknown.
+  returned: always
   type: float
 nodes:
-  description: Per node, C(ok), C(pending) (the timeout ran out) or C(error, ...).
-  returned: when applied and check_nodes is true
+  description: Per node, C(ok), C(pending) (the timeout ran out) or C(error, ...); empty when not checked.
+  returned: always
   type: dict
   sample: {pve1: ok, pve2: "error: network reload failed: command 'ifreload -a' failed: exit code 1"}
 duration:
-  description: Seconds from the apply request until every node was checked.
-  returned: when applied
+  description: Seconds from the apply request until every node was checked; null when nothing was applied.
+  returned: always
   type: float
+applied_by:
+  description: The host whose task applied this remote (inside a transaction, the one that applied every remote).
+  returned: always
+  type: str
+  sample: remote001
 error:
   description: Why the apply failed on this remote.
   returned: when it failed
   type: str
-applied_by:
-  description: Inside a transaction, the host whose task applied every remote of the transaction.
-  returned: inside a transaction, when not in check mode
+recovery:
+  description: What to check or do by hand, when the remote is not as it should be.
+  returned: when it failed
   type: str
-  sample: remote001
 unwind:
-  description: When the apply request failed, what the rollback and release of this remote did.
-  returned: when the apply request failed inside a transaction
+  description: When the apply request failed and the remote was rolled back, what the rollback did.
+  returned: when the apply request failed
   type: dict
 log_tail:
   description: The last lines of the reload task's log, when it failed.

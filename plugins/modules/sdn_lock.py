@@ -16,13 +16,20 @@ description:
     controller (a file of mode 0600); later M(pvefleet.sdn.sdn_zone), M(pvefleet.sdn.sdn_vnet),
     M(pvefleet.sdn.sdn_subnet), M(pvefleet.sdn.sdn_controller) and M(pvefleet.sdn.sdn_apply) tasks of the same run
     find it there. The token is never shown, returned or logged.
+  - V(locked) first has every remote of the transaction checked, read-only, by the first host that gets there - it
+    answers, its certificate is trusted, the credentials work, it runs Proxmox VE 9 or newer - and no host takes a
+    lock if one fails. The remote's address and certificate are recorded with the token, and the token is only ever
+    sent to that remote again.
   - V(rolled_back) discards the pending changes and releases the lock on this host's remote B(and on every other
     remote of the transaction) that is still locked, each exactly once, however many hosts run the task at the same
-    time. If a rollback fails, a plain release is tried, and the result says which remote is left in which state and
-    how to recover it. Put it in the C(rescue) of the transaction's block.
+    time, each with that remote's own connection settings. A remote whose lock is gone is not rolled back (Proxmox VE
+    would accept the stale token and drop others' changes) but reported. If a rollback fails, a plain release is
+    tried, and the result says, for every remote of the transaction, which state it is left in, which host did it,
+    and how to recover it. Put it in the C(rescue) of the transaction's block.
   - Run after a run that died (the playbook C(pvefleet.sdn.recover)), V(rolled_back) also settles the remotes that
-    run was applying. A remote still locked with its token never committed, and is rolled back; a remote with its
-    lock free and nothing pending committed, and is recorded as applied; for any other, the result says what is left.
+    run was applying. A remote still locked never committed, and is rolled back; a remote with its lock free and
+    nothing pending committed, and is recorded as V(apply_unknown) (with how to check its reload); for any other, the
+    result says what is left.
   - V(released) releases the lock without discarding the pending changes; with O(force=true), whoever holds it.
   - Several remotes in one transaction need the block to have C(any_errors_fatal) and a C(rescue), or else a failure
     on one remote would let the others apply; the task refuses to lock otherwise, and refuses when C(serial) splits
@@ -67,6 +74,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     description: Takes no lock and changes nothing; V(locked) reports whether the lock is free now.
+    support: full
+  idempotent:
+    description:
+      - V(locked) reports no change - the lock is taken and released within the transaction, whose changes and apply
+        report what changed.
     support: full
   diff_mode:
     description: There is nothing to diff.
@@ -134,12 +146,19 @@ released:
   type: bool
 remotes:
   description:
-    - Per remote (inventory host) rolled back by this task, C(state) (V(rolled_back), V(released) when only the
-      release worked, V(stuck) when neither did), C(ok), C(errors) and C(recovery) (what to do by hand).
+    - Every remote (inventory host) of the transaction, the same on every host once the remotes other hosts were
+      rolling back are done - C(state) (its phase now - V(rolled_back), V(released), V(not_locked), V(lock_lost),
+      V(stuck), V(applied), ...; V(waiting) for one left to its own host's task), C(by) (the host that acted on it),
+      and where they apply C(error), C(recovery) (what to do by hand) and C(unwind).
   returned: when state is rolled_back
   type: dict
+by_this_host:
+  description: The remotes this host rolled back, sorted.
+  returned: when state is rolled_back
+  type: list
+  elements: str
 failed_remotes:
-  description: The remotes that could not be rolled back and released, sorted.
+  description: The remotes left V(stuck), V(lock_lost) or V(lock_unknown), sorted; the task fails if there are any.
   returned: when state is rolled_back
   type: list
   elements: str
