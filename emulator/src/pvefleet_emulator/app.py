@@ -3,7 +3,8 @@
 One aiohttp application serves every remote: the remote is the one whose address and port the
 connection came in on. This module reads the parameters, authenticates, routes, validates
 against the schema, calls the handler and wraps the answer in PVE's envelope; it also applies
-the remote's injected faults. The control API under /_emulator is handed to control_api.py.
+the remote's injected faults and logs each request. The control API under /_emulator is handed
+to control_api.py.
 """
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ from aiohttp import web
 from pvefleet_emulator import access_api, control_api, nodes_api, routes, schema, sdn_api
 from pvefleet_emulator.errors import ApiError, ParamError
 from pvefleet_emulator.remote import Remote
+from pvefleet_emulator.request_log import LoggedRequest
 
 MAX_BODY = 512 * 1024
 API_PREFIX = "/api2/json"
 FORM_SEPARATORS = re.compile(r"[&;]")
 _REGISTERED = (access_api, nodes_api, sdn_api)  # importing these registers their routes
+HANG_POLL_SECONDS = 0.1
 
 
 class Unauthorized(Exception):
@@ -41,8 +44,10 @@ class ApiApp:
     def __init__(self, remotes: list[Remote], *, log_requests: bool = False):
         self.by_endpoint = {(r.address, r.port): r for r in remotes}
         self.log_requests = log_requests
+        self.stopping = False
         self.app = web.Application(client_max_size=4 * MAX_BODY)
         self.app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.app.on_shutdown.append(self._stop)
 
     def remote_for(self, request: web.Request) -> Remote:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
@@ -53,30 +58,62 @@ class ApiApp:
         if request.path == "/_emulator" or request.path.startswith("/_emulator/"):
             return await control_api.handle(remote, request)
         await remote.faults.answering.wait()  # "not answering": accepted, and held here
-        response = await self.answer(remote, request)
-        if remote.faults.latency_ms and response is not None:
-            await asyncio.sleep(remote.faults.latency_ms / 1000)
-        if self.log_requests:
-            status = "dropped" if response is None else response.status
-            print(f"{remote.name} {request.method} {request.rel_url} -> {status}", file=sys.stderr, flush=True)
-        if response is None:
+        method = request.method
+        path = urllib.parse.unquote(request.rel_url.raw_path)  # unescaped before routing (§2.1)
+        api_path = (path[len(API_PREFIX):] or "/") if path == API_PREFIX or path.startswith(API_PREFIX + "/") \
+            else None
+        # Numbered where the fail rules count, so that the log's request k is the one nth=k fails.
+        logged = remote.requests.add(method, path if api_path is None else api_path,
+                                     request.rel_url.raw_query_string)
+        rule = None if api_path is None else remote.faults.match(method, api_path)
+        drop = rule.drop if rule is not None else None
+        fault = None if rule is None else f"drop:{drop}" if drop else "fail"
+        if drop == "hang":
+            self._answered(remote, request, logged, None, fault)
+            return await self._hang(request)
+        if drop == "before":
+            self._answered(remote, request, logged, None, fault)
             return _drop(request)
+        if api_path is None:
+            response = error_response(501, "no such uri")
+        elif rule is not None and drop is None:
+            response = error_response(rule.status, rule.message)
+        else:
+            response = await self.answer(remote, request, method, api_path)
+        if drop == "after":  # the request was carried out; the client never hears of it
+            self._answered(remote, request, logged, None, fault)
+            return _drop(request)
+        if remote.faults.latency_ms:
+            await asyncio.sleep(remote.faults.latency_ms / 1000)
+        self._answered(remote, request, logged, response.status, fault)
+        if drop == "truncate":
+            return _truncate(request, response)
         if isinstance(response, BodilessAnswer):
             return response.send(request)
         return response
 
-    async def answer(self, remote: Remote, request: web.Request) -> Optional[web.Response | BodilessAnswer]:
-        """PVE's answer to one API request; None when a fault drops the connection."""
-        path = urllib.parse.unquote(request.rel_url.raw_path)  # unescaped before routing (§2.1)
-        if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
-            return error_response(501, "no such uri")
-        api_path = path[len(API_PREFIX):] or "/"
-        method = request.method
-        rule = remote.faults.match(method, api_path)
-        if rule is not None and rule.drop == "before":
-            return None
-        if rule is not None and rule.drop is None:
-            return error_response(rule.status, rule.message)
+    def _answered(self, remote: Remote, request: web.Request, logged: LoggedRequest, status: Optional[int],
+                  fault: Optional[str]) -> None:
+        logged.status, logged.fault = status, fault
+        if self.log_requests:
+            outcome = " ".join(str(part) for part in (status, fault) if part is not None)
+            print(f"{remote.name} {request.method} {request.rel_url} -> {outcome}", file=sys.stderr, flush=True)
+
+    async def _hang(self, request: web.Request) -> web.Response:
+        """Hold the request, unanswered, until the client closes the connection (or the emulator
+        stops). aiohttp tells a handler of a lost connection only by cancelling it (its
+        handler_cancellation), which would also cut short requests that PVE carries out although
+        the client left, so this looks at the connection instead."""
+        while request.protocol.connected and not self.stopping:
+            await asyncio.sleep(HANG_POLL_SECONDS)
+        return _drop(request)
+
+    async def _stop(self, _app: web.Application) -> None:
+        self.stopping = True  # releases the hanging requests, which would hold the shutdown for a minute
+
+    async def answer(self, remote: Remote, request: web.Request, method: str,
+                     api_path: str) -> web.Response | BodilessAnswer:
+        """PVE's answer to one API request."""
         try:
             data = await self._call(remote, request, method, api_path)
         except Unauthorized as exc:
@@ -87,8 +124,6 @@ class ApiApp:
         except Exception as exc:  # pylint: disable=broad-except  # a bug of ours: a 500, logged
             traceback.print_exc()
             return error_response(500, f"emulator internal error: {exc}\n")
-        if rule is not None and rule.drop == "after":
-            return None  # the request was carried out; the client never hears of it
         body = {"data": data.data, "total": data.total} if isinstance(data, routes.WithTotal) else {"data": data}
         return _response(200, "OK", json.dumps(body, separators=(",", ":")).encode())
 
@@ -219,12 +254,15 @@ class BodilessAnswer:
     def __init__(self, status: int, reason: str):
         self.status, self.reason = status, reason
 
-    def send(self, request: web.Request) -> web.Response:
+    def head(self) -> bytes:
         date = formatdate(usegmt=True)
-        head = (f"HTTP/1.1 {self.status} {self.reason}\r\nCache-Control: max-age=0\r\nConnection: close\r\n"
-                f"Date: {date}\r\nPragma: no-cache\r\nServer: pve-api-daemon/3.0\r\nExpires: {date}\r\n\r\n")
+        return (f"HTTP/1.1 {self.status} {self.reason}\r\nCache-Control: max-age=0\r\nConnection: close\r\n"
+                f"Date: {date}\r\nPragma: no-cache\r\nServer: pve-api-daemon/3.0\r\nExpires: {date}\r\n\r\n"
+                ).encode("latin-1", errors="replace")
+
+    def send(self, request: web.Request) -> web.Response:
         if request.transport is not None:
-            request.transport.write(head.encode("latin-1", errors="replace"))
+            request.transport.write(self.head())
             request.transport.close()
         return web.Response()  # not sent: the connection is closing
 
@@ -234,3 +272,23 @@ def _drop(request: web.Request) -> web.Response:
     if request.transport is not None:
         request.transport.abort()
     return web.Response()
+
+
+def _truncate(request: web.Request, response: web.Response | BodilessAnswer) -> web.Response:
+    """Send the answer's status line and headers, as aiohttp would with the full Content-Length,
+    and half its body (half its headers if it has none), then abort the connection: no TLS
+    close_notify, so the client sees the connection die inside the answer."""
+    if isinstance(response, BodilessAnswer):
+        head, body = response.head(), b""
+    else:
+        body = response.body
+        headers = response.headers.copy()
+        headers["Content-Length"] = str(len(body))
+        headers.setdefault("Date", formatdate(usegmt=True))
+        head = (f"HTTP/1.1 {response.status} {response.reason}\r\n"
+                + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+                + "\r\n").encode("latin-1", errors="replace")
+    cut = head + body[:len(body) // 2] if body else head[:len(head) // 2]
+    if request.transport is not None:
+        request.transport.write(cut)  # reaches the socket at once; abort drops only what is still queued
+    return _drop(request)

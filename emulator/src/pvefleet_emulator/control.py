@@ -62,6 +62,14 @@ class EmulatorControl:
     def tasks(self) -> list[dict]:
         return self.state()["tasks"]
 
+    def requests(self) -> list[dict]:
+        """The API requests answered since the last reset or clear_requests(), in the order they
+        arrived: {"seq", "method", "path", ["query"], ["status"], ["fault"]} (see control_api.py)."""
+        return self._call("GET", "/requests")
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/requests")
+
     def node_versions(self) -> dict[str, int]:
         """The config version each node generated with its last good reload."""
         return self.state()["node_versions"]
@@ -76,13 +84,16 @@ class EmulatorControl:
     def fail(self, method: str, path: str, *, nth: int = 1, times: Optional[int] = 1, status: int = 500,
              message: str = "injected failure", drop: Optional[str] = None) -> dict:
         """Fail the `nth` request matching method (or "*") and the path regex, and `times - 1` more
-        (all from the nth on with times=None), with status and message, or with drop="before" or
-        "after" by closing the connection before or after carrying the request out."""
+        (all from the nth on with times=None), with status and message, or with `drop` by closing
+        the connection: "before" or "after" carrying the request out, "hang" never (the request is
+        held, not carried out, until the client gives up), "truncate" after carrying it out and
+        sending half the answer's body (faults.FailRule)."""
         rule = {"method": method, "path": path, "nth": nth, "times": times, "status": status, "message": message,
                 "drop": drop}
         return self.faults(fail=rule)
 
     def drop(self, method: str, path: str, *, when: str = "before", nth: int = 1, times: Optional[int] = 1) -> dict:
+        """fail() with drop=when: "before", "after", "hang" or "truncate"."""
         return self.fail(method, path, nth=nth, times=times, drop=when)
 
     def latency(self, milliseconds: float) -> dict:
@@ -120,5 +131,6 @@ class EmulatorControl:
         self._call("DELETE", "/lock")
 
     def reset(self) -> dict:
-        """An empty SDN configuration, never applied, no lock, no tasks; faults are kept."""
+        """An empty SDN configuration, never applied, no lock, no tasks, an empty request log; faults
+        are kept."""
         return self._call("POST", "/reset")

@@ -4,11 +4,24 @@
     GET    /_emulator                  the list of these endpoints
     GET    /_emulator/state            running and pending config, lock, version, tasks, node
                                        versions, faults (see Remote.inspect)
-    POST   /_emulator/faults           add faults: a fault spec (faults.py); answers the faults now set
+    POST   /_emulator/faults           add faults: a fault spec (faults.py); answers the faults now set.
+                                       A fail rule's "drop" closes the connection instead of answering:
+                                       "before" without doing the request, "after" once it is done,
+                                       "hang" never, holding the request undone until the client gives
+                                       up, "truncate" once it is done and half the answer's body is sent
     DELETE /_emulator/faults           clear every fault (latency too) and answer again
     POST   /_emulator/lock             hold the SDN lock as another client: {"token": "<a token nobody knows>"}
     DELETE /_emulator/lock             drop the lock, whoever holds it
-    POST   /_emulator/reset            an empty SDN config, never applied, no lock, no tasks
+    GET    /_emulator/requests         the API requests answered since the last reset or clear, in
+                                       the order they arrived (which is the order fail rules count):
+                                       [{"seq": 1, "method": "POST", "path": "/cluster/sdn/lock",
+                                         "query": "...", "status": 200, "fault": "drop:truncate"}, ...];
+                                       path after /api2/json, query only if there is one, status if a
+                                       status line was sent, fault if a rule failed the request ("fail"
+                                       for an injected error, "drop:<kind>"); control calls are not logged
+    DELETE /_emulator/requests         empty that log
+    POST   /_emulator/reset            an empty SDN config, never applied, no lock, no tasks, an empty
+                                       request log
 """
 from __future__ import annotations
 
@@ -26,6 +39,8 @@ ENDPOINTS = [
     "DELETE /_emulator/faults",
     "POST /_emulator/lock",
     "DELETE /_emulator/lock",
+    "GET /_emulator/requests",
+    "DELETE /_emulator/requests",
     "POST /_emulator/reset",
 ]
 
@@ -58,6 +73,11 @@ async def handle(remote: Remote, request: web.Request) -> web.Response:
         remote.config.lock = None
         remote.persist()
         return _json({"token": None})
+    if action == ("GET", "/_emulator/requests"):
+        return _json(remote.requests.describe())
+    if action == ("DELETE", "/_emulator/requests"):
+        remote.requests.clear()
+        return _json([])
     if action == ("POST", "/_emulator/reset"):
         remote.reset()
         return _json({"reset": remote.name})

@@ -3,7 +3,8 @@
 A fault spec is a JSON object; any of these keys may be combined:
 
     {"latency_ms": 20}                       added before every API answer of this remote
-    {"fail": RULE} or {"fail": [RULE, ...]}  fail matching requests (see FailRule)
+    {"fail": RULE} or {"fail": [RULE, ...]}  fail matching requests (see FailRule): an error
+                                             answer, or with "drop" one of DROP_KINDS
     {"reload": "fail" | "hang" | "node:pve2" | "node:pve2:error" | null}
                                              what the next apply's reload does
     {"reload_message": "text"}               the exit status of a failing reload (optional)
@@ -19,6 +20,8 @@ from typing import Any, Optional
 
 DEFAULT_RELOAD_FAILURE = "cluster not ready - no quorum?"
 RELOAD_KINDS = re.compile(r"fail|hang|node:[a-zA-Z0-9-]+(:error)?")
+# What a rule with "drop" does instead of answering (FailRule's docstring says what each means).
+DROP_KINDS = ("before", "after", "hang", "truncate")
 
 
 class FaultSpecError(ValueError):
@@ -30,9 +33,15 @@ class FailRule:
     """Fail the Nth request matching method and path (counted from when the rule was set), and
     the `times - 1` matching requests after it (every one from the Nth on if `times` is None).
 
-    The answer is `status` with `message` in PVE's error envelope, or, with `drop`, no answer at
-    all: "before" closes the connection without doing anything, "after" does the request and
-    then closes the connection, so the change happened but the client never hears of it."""
+    The answer is `status` with `message` in PVE's error envelope, or, with `drop`, no whole answer:
+      "before"    closes the connection without doing anything;
+      "after"     does the request, then closes the connection: the change happened but the
+                  client never hears of it;
+      "hang"      does nothing and never answers, holding the request until the client closes
+                  the connection (it times out);
+      "truncate"  does the request and sends the status line and headers of its answer, with the
+                  full Content-Length, but only the first half of the body, then aborts the
+                  connection (no TLS close_notify): the client reads a cut answer."""
 
     path: str  # a regular expression searched in the path after /api2/json
     method: str = "*"
@@ -50,8 +59,8 @@ class FailRule:
             re.compile(self.path)
         except re.error as exc:
             raise FaultSpecError(f"bad path pattern {self.path!r}: {exc}") from None
-        if self.drop not in (None, "before", "after"):
-            raise FaultSpecError("drop must be 'before' or 'after'")
+        if self.drop is not None and self.drop not in DROP_KINDS:
+            raise FaultSpecError(f"drop must be one of {', '.join(repr(kind) for kind in DROP_KINDS)}")
         if self.nth < 1 or (self.times is not None and self.times < 1):
             raise FaultSpecError("nth and times count from 1")
 

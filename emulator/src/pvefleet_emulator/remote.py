@@ -13,6 +13,7 @@ from pvefleet_emulator.faults import Faults
 from pvefleet_emulator.ipam import IpamDb
 from pvefleet_emulator.lock import new_token
 from pvefleet_emulator.node_reload import node_state
+from pvefleet_emulator.request_log import RequestLog
 from pvefleet_emulator.sdn_config import MODEL_KINDS, SdnConfig
 from pvefleet_emulator.state import RemoteFiles
 from pvefleet_emulator.tasks import TaskBook
@@ -49,6 +50,7 @@ class Remote:
         self.tasks = TaskBook(self.nodes)
         self.tasks.load(self.files.load_json("tasks.json") or [], time.time())
         self.faults = Faults(latency_ms=settings.latency_ms)
+        self.requests = RequestLog()
         # pmxcfs' "domain-sdn" lock: one SDN write of this cluster at a time (pve-sdn-api.md §3.2).
         self.domain_lock = asyncio.Lock()
         self.issued_lock_tokens: list[str] = []
@@ -79,11 +81,13 @@ class Remote:
         self.files.save_json("tasks.json", self.tasks.to_list())
 
     def reset(self) -> None:
-        """An empty SDN configuration, never applied, no lock, no tasks (faults stay as they are)."""
+        """An empty SDN configuration, never applied, no lock, no tasks, an empty request log (faults
+        stay as they are)."""
         self.config = SdnConfig()
         self.ipam = IpamDb()
         self.tasks.clear()
         self.issued_lock_tokens.clear()
+        self.requests.clear()
         self.files.remove_config()
         self.persist()
         self.save_tasks()
