@@ -195,13 +195,19 @@ class Peer(asyncio.Protocol):
         if not self.transport.is_closing():
             self.transport.write_eof()
 
+    def abort(self) -> None:
+        """A TCP reset, now (the socket closes at the loop's next turn); what is not yet written
+        is lost."""
+        self.ended = True
+        self.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                           struct.pack("ii", 1, 0))
+        self.transport.abort()
+
     async def reset(self) -> None:
         """A TCP reset once what was written is out; back when the socket is closed."""
         self.ended = True
         await self.drain()
-        self.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                                           struct.pack("ii", 1, 0))
-        self.transport.abort()
+        self.abort()
         await self.lost
 
     def _flush(self) -> None:
@@ -245,7 +251,7 @@ class TlsServer:
         self.most_open = 0
         self.resumed: list[bool] = []  # per connection: whether it resumed an earlier TLS session
         self.port = 0
-        self._serve = serve or self._serve_requests
+        self._serve = serve or self.serve_requests
         self._at_handshake = at_handshake
         self._handlers: list[asyncio.Task] = []
         self._server: Optional[asyncio.AbstractServer] = None
@@ -288,7 +294,7 @@ class TlsServer:
         if self._at_handshake is not None:
             self._at_handshake(peer)
 
-    async def _serve_requests(self, peer: Peer) -> None:
+    async def serve_requests(self, peer: Peer) -> None:
         try:
             await peer.handshake
             while not peer.is_closing():
