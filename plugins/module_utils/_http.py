@@ -2,14 +2,14 @@
 """HTTP/1.1 over TLS to one remote: a few kept-alive connections, one request at a time on each.
 
 PveClient needs little of HTTP: a request line, a few headers and a form body out; a status, its
-reason and a body back (by Content-Length or chunked, parsed by httptools, the C parser uvicorn
-uses). This file is that, on asyncio's own TLS transport. A general client library did the same
-with about twice the CPU per request, and the fleet engine's controller is CPU-bound from about a
-hundred remotes on (bench/README.md).
+reason and a body back (by Content-Length, chunked, or up to the TLS close_notify; parsed by
+httptools, the C parser uvicorn uses). This file is that, on asyncio's own TLS transport. A
+general client library did the same with about twice the CPU per request, and the fleet engine's
+controller is CPU-bound from about a hundred remotes on (bench/README.md).
 
 Raises only TransportError, whose `sent` says whether the request may have reached the remote
-(a request that was not sent can be tried again safely), and TlsError, raised before any byte of
-HTTP is written.
+(False only when not a byte of it was written: such a request can be tried again safely), and
+TlsError, raised before any byte of HTTP is written.
 """
 from __future__ import annotations
 
