@@ -28,7 +28,8 @@ demo: venv
 # ansible-lint, ansible-test sanity (ansible-core 2.19 and 2.16) and units first, then every pytest
 # suite (unit, emulator, integration).
 test: lint sanity docs-lint sanity-2.16 units molecule
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not exhaustive"
+	$(BIN)/python -m pytest -m exhaustive -n 2
 
 lint: venv
 	cd $(CURDIR) && $(BIN)/ansible-lint --offline roles playbooks demo docs/examples extensions

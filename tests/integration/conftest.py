@@ -47,3 +47,13 @@ def secrets_of(emulator) -> list[str]:
         values += [remote.token_secret, remote.password]
         values += remote.control.state()["issued_lock_tokens"]
     return [v for v in values if v]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The summaries tests recorded (record_property("summary", ...)), such as the fault campaign's counts."""
+    lines = [value for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+             if report.when == "call" for name, value in report.user_properties if name == "summary"]
+    if lines:
+        terminalreporter.section("summaries")
+        for line in lines:
+            terminalreporter.write_line(line)

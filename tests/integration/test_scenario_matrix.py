@@ -24,7 +24,7 @@ import yaml
 from playbook import BIN, REPO, run_playbook
 from pvefleet_emulator.testing import EmulatorProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exhaustive]
 
 HOSTS = ("remote001", "remote002", "remote003")
 CONTROLLERS = [{"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1"]}]
