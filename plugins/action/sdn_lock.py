@@ -69,7 +69,7 @@ class ActionModule(TransactionAction):
         if refused:
             journal.update(self.host, phase=Phase.NOT_LOCKED, error="the preflight failed")
             raise PveFleetError("not locking any remote of the transaction: " + "; ".join(
-                f"{host}: {message}" for host, message in sorted(refused.items())))
+                message for _host, message in sorted(refused.items())))
         warnings = []
         if args["release_on_exit"]:
             try:
@@ -93,7 +93,8 @@ class ActionModule(TransactionAction):
     async def _preflight(self, args: dict, journal, hosts: list[str]) -> dict[str, str]:
         """Before any host of the transaction takes a lock, the first to get here checks every remote
         (steps.preflight: reachable, trusted, credentials, Proxmox VE 9), so that a PVE 8 remote or a
-        wrong secret is found with nothing locked; the others use its verdict. What failed, by host."""
+        wrong secret is found with nothing locked; the others use its verdict. What failed, by host
+        (each message naming its host)."""
         with journal.exclusive("preflight"):
             verdict = journal.read().get("preflight")
             if verdict is None or self.host not in verdict.get("hosts", []):
@@ -108,7 +109,7 @@ class ActionModule(TransactionAction):
             try:
                 remotes.append(Remote(host, self.connection_for(args, host)))
             except PveFleetError as exc:
-                failed[host] = str(exc)
+                failed[host] = f"{host}: {exc}"
 
         async def one(remote: Remote) -> None:
             async with PveClient(remote.settings) as client:

@@ -40,6 +40,9 @@ ARGSPEC = merge(CONNECTION, JOURNAL, dict(
 class ActionModule(SdnAction):
     ARGSPEC = ARGSPEC
     BYPASS_HOST_LOOP = True  # one run for the whole play batch, like add_host
+    # Each remote's objects, like its connection settings, are the task's arguments templated with
+    # that host's variables (a group's own zones, the role's variables of each host).
+    PER_HOST = tuple(f"{kind}s" for kind in KIND_ORDER)
 
     async def execute(self, args: dict) -> dict:
         hosts = args["remotes"] or list(self.task_vars.get("ansible_play_batch") or [self.host])
@@ -93,9 +96,13 @@ class ActionModule(SdnAction):
         if unknown:
             raise InvalidInput({f"remote_objects.{host}": f"unknown key(s) {', '.join(sorted(unknown))}; "
                                                           "use controllers, zones, vnets, subnets"})
+        shared = self.host_settings(args).args_for(host, self.PER_HOST)
         objects = []
         for kind in KIND_ORDER:
-            for item in list(args[f"{kind}s"]) + list(own.get(f"{kind}s") or []):
+            items = shared[f"{kind}s"]
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                raise InvalidInput({f"{kind}s": f"must be a list of dicts for {host} (got {items!r})"})
+            for item in list(items) + list(own.get(f"{kind}s") or []):
                 options = {k: v for k, v in item.items() if k not in ("state", "purge")}
                 objects.append(DesiredObject(kind, options, item.get("state", "present"), bool(item.get("purge", False))))
         return objects

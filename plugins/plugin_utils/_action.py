@@ -26,6 +26,8 @@ class SdnAction(ActionBase):
     """Subclasses set ARGSPEC (and the other validator keywords) and implement execute()."""
 
     ARGSPEC: dict = {}
+    # Arguments besides the connection options that a task acting for many hosts templates per host.
+    PER_HOST: tuple[str, ...] = ()
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = False
@@ -69,9 +71,12 @@ class SdnAction(ActionBase):
         """Settings for this task's host, or for another host of the transaction (apply, rescue,
         recovery): see _host_settings.py. `fallback` (a journal entry) fills in what neither the
         task nor the host's variables give, for a host gone from the inventory."""
+        return self.host_settings(args).for_host(host, fallback)
+
+    def host_settings(self, args: dict) -> HostSettings:
         if self._host_settings is None or self._host_settings.args is not args:
-            self._host_settings = HostSettings(self, args, self.task_vars)
-        return self._host_settings.for_host(host, fallback)
+            self._host_settings = HostSettings(self, args, self.task_vars, self.PER_HOST)
+        return self._host_settings
 
     def check_settings_derivable(self, args: dict) -> None:
         """Refuse, before any lock, a task whose connection options cannot be worked out for the

@@ -33,14 +33,18 @@ FIX = ("give per-remote connection settings as host variables (pvefleet_sdn_<opt
 
 
 class HostSettings:
-    """`args`: the task's validated arguments for the current host. `task_vars`: its variables."""
+    """`args`: the task's validated arguments for the current host. `task_vars`: its variables.
+    `per_host`: more arguments than the connection options that each host has its own value of (the
+    fleet task's objects)."""
 
-    def __init__(self, action, args: dict, task_vars: dict):
+    def __init__(self, action, args: dict, task_vars: dict, per_host: tuple[str, ...] = ()):
         self.action = action
         self.args = args
         self.task_vars = task_vars
+        self.per_host = tuple(per_host)
         self.host = task_vars.get("inventory_hostname", "localhost")
         self._raw = None  # the task's connection arguments untemplated, once needed
+        self._templates: dict[str, dict] = {}  # host -> its templated arguments
         self._checked = False
 
     def for_host(self, host: str | None = None, fallback: dict | None = None) -> ConnectionSettings:
@@ -69,13 +73,20 @@ class HostSettings:
         if self._templated():
             self._self_check()
 
+    def args_for(self, host: str, names: tuple[str, ...]) -> dict:
+        """The arguments `names` (among `per_host`) as `host`'s own task would have them."""
+        given = self.args if host == self.host else self._args_for(host)
+        return {name: given[name] if name in given else self.args.get(name) for name in names}
+
     # Templating for another host
 
     def _args_for(self, host: str) -> dict:
         if not self._templated():
             return self.args  # nothing templated: the same literal values for every host
         self._self_check()
-        return self._template(host)
+        if host not in self._templates:
+            self._templates[host] = self._template(host)
+        return self._templates[host]
 
     def _templated(self) -> bool:
         return any(_is_template(value) for value in self._raw_args().values())
@@ -85,7 +96,7 @@ class HostSettings:
             return
         mine = self._template(self.host)
         for name in self._raw_args():
-            ansible_gave = _convert(name, _plain(self.action._task.args.get(name)), "option", self.host)
+            ansible_gave = _converted(name, self.action._task.args.get(name), self.host)
             if mine.get(name) != ansible_gave:
                 raise InvalidInput({name: (
                     f"is templated in a way this task cannot repeat for the other remotes of the transaction "
@@ -111,7 +122,7 @@ class HostSettings:
             except Exception as exc:  # noqa: BLE001 - Ansible's templating errors have no common base in 2.16-2.19
                 raise InvalidInput({name: f"cannot be worked out for {host}: {exc}; {FIX}"}) from None
             if value is not None and value != omit:
-                values[name] = _convert(name, _plain(value), "option", host)
+                values[name] = _converted(name, value, host)
         return values
 
     def _raw_args(self) -> dict:
@@ -124,7 +135,7 @@ class HostSettings:
             except Exception:  # noqa: BLE001 - a task built in code (tests) has no data structure
                 task_args = {}
             raw.update(task_args or {})
-            self._raw = {name: raw[name] for name in CONNECTION if raw.get(name) is not None}
+            self._raw = {name: raw[name] for name in (*CONNECTION, *self.per_host) if raw.get(name) is not None}
         return self._raw
 
 
@@ -161,7 +172,13 @@ def _raw_module_defaults(task) -> dict:
 
 
 def _is_template(value) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_is_template(key) or _is_template(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_is_template(item) for item in value)
+    return False
 
 
 def _plain(value):
@@ -174,11 +191,20 @@ def _plain(value):
         return int(value)
     if isinstance(value, float):
         return float(value)
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
     return value
 
 
+def _converted(name: str, value, host: str):
+    """A connection option converted as its spec says; any other argument as plain data."""
+    return _convert(name, _plain(value), "option", host) if name in CONNECTION else _plain(value)
+
+
 def _shown(name: str, value) -> str:
-    return "(a secret)" if CONNECTION[name].get("no_log") else repr(value)
+    return "(a secret)" if (CONNECTION.get(name) or {}).get("no_log") else repr(value)
 
 
 def _convert(name: str, value, source: str, host: str):
