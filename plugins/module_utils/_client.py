@@ -196,6 +196,10 @@ class PveClient:
             if response.status != 200:
                 raise AuthenticationError(response.status, "login failed: " + (response.reason or ""),
                                           method="POST", path="/access/ticket", remote=self.settings.remote)
-            data = json.loads(response.body or b"{}").get("data") or {}
-            self._ticket, self._csrf = data.get("ticket"), data.get("CSRFPreventionToken")
+            try:
+                data = json.loads(response.body or b"{}").get("data") or {}
+                self._ticket, self._csrf = data["ticket"], data["CSRFPreventionToken"]
+            except (ValueError, AttributeError, KeyError, TypeError):
+                raise AuthenticationError(200, "login failed: the answer holds no ticket (is this a Proxmox VE API?)",
+                                          method="POST", path="/access/ticket", remote=self.settings.remote) from None
             self._ticket_time = time.monotonic()

@@ -105,6 +105,9 @@ class TaskFollower:
         while True:
             status = await self.client.get(path + "/status")
             now = time.monotonic()
+            if not isinstance(status, dict) or "status" not in status:
+                raise ApiError(200, f"the status of task {upid.text} has no `status` (got {status!r})",
+                               method="GET", path=path + "/status", remote=getattr(getattr(self.client, "settings", None), "remote", ""))
             if status.get("status") == "stopped":
                 if pace is not None:
                     # By now at the latest: the others then poll once, when theirs has ended,

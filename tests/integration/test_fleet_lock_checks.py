@@ -247,3 +247,44 @@ def test_reloads_are_waited_for_at_once_whatever_the_concurrency(remotes):
     assert report["ok"] and report["counts"] == {"applied": 3}
     assert reloads_when_the_first_ended == [3]
     assert_clean(remotes, applied=True)
+
+
+def test_any_exception_on_one_remote_rolls_back_every_remote(remotes):
+    """A bug (an exception that is not the collection's own, here a ValueError from the client on
+    the middle remote's vnet write) is that remote's failure: the others are still rolled back."""
+    from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import fleet_client
+
+    class Buggy:
+        def __init__(self, client):
+            self.client = client
+
+        async def __aenter__(self):
+            self.inner = await self.client.__aenter__()
+            original = self.inner.request
+
+            async def request(method, path, **kwargs):
+                if method == "POST" and path == "/cluster/sdn/vnets":
+                    raise ValueError("not what anyone expected")
+                return await original(method, path, **kwargs)
+
+            self.inner.request = request
+            return self.inner
+
+        async def __aexit__(self, *exc):
+            return await self.client.__aexit__(*exc)
+
+    middle = sorted(info.name for info in remotes)[1]
+
+    def factory(settings, identity=None):
+        client = fleet_client(settings, identity)
+        return Buggy(client) if settings.remote == middle else client
+
+    tx = FleetTransaction([fleet_remote(info) for info in remotes], client_factory=factory)
+    report = run(tx)
+    assert report["ok"] is False
+    failed = report["failed"][0]
+    assert failed["host"] == middle and "internal error: ValueError: not what anyone expected" in failed["error"]
+    assert report["counts"] == {"rolled_back": 3}
+    assert_clean(remotes, applied=False)
+    for info in remotes:
+        assert not info.control.state()["has_pending_changes"], info.name

@@ -14,6 +14,7 @@ from playbook import BIN, REPO, run_playbook
 from test_transaction import EMPTY, assert_clean, assert_unlocked_and_empty, fleet_play, role_play
 
 PLAYBOOKS = REPO / "playbooks"
+RECOVER_TASK = "Roll back and release what the record names (and, with force, every locked remote)"
 
 
 def playbook_file(name: str) -> str:
@@ -87,6 +88,16 @@ def test_recovery_playbook_restores_what_a_killed_run_left(remotes, inventory, t
                        env={"PVEFLEET_SDN_JOURNAL_DIR": str(journal_dir)})
     assert run.rc == 0, run.output
     assert_unlocked_and_empty(remotes)
+    # Every host tells of every remote, the same way, and who did it: each remote once.
+    results = [r["result"] for r in run.task(RECOVER_TASK)]
+    assert len(results) == 3 and all(result["remotes"] == results[0]["remotes"] for result in results)
+    assert {host: outcome["state"] for host, outcome in results[0]["remotes"].items()} == dict.fromkeys(
+        ("remote001", "remote002", "remote003"), "rolled_back")
+    did = sorted(host for result in results for host in result["by_this_host"])
+    assert did == ["remote001", "remote002", "remote003"]
+    assert {host: outcome["by"] for host, outcome in results[0]["remotes"].items()} == {
+        host: r["host"] for r in run.task(RECOVER_TASK) for host in r["result"]["by_this_host"]}
+    assert len({result["msg"].split("; this host did")[0] for result in results}) == 1
 
 
 def test_recovery_without_the_journal_needs_force(remotes, inventory, tmp_path):
@@ -129,7 +140,8 @@ def test_two_fleets_at_once_leave_nothing_behind(remotes, inventory, tmp_path):
     for thread in threads:
         thread.join()
     winners = [name for name, r in results.items() if r.rc == 0]
-    assert len(winners) <= 1, {name: r.output[-2000:] for name, r in results.items()}
+    # They meet at the first remote of the lock order: exactly one goes on.
+    assert len(winners) == 1, {name: r.output[-2000:] for name, r in results.items()}
     for remote in remotes:
         state = remote.control.state()
         assert not state["lock"]["held"], remote.name

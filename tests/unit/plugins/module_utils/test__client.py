@@ -208,3 +208,25 @@ def test_attempts_are_bounded():
     with pytest.raises(TransportError) as caught:
         asyncio.run(go())
     assert len(calls) == 3 and caught.value.sent is False
+
+
+@pytest.mark.parametrize("body", [b"<html>proxy says hi</html>", b'{"data": null}', b'{"data": {"ticket": "t"}}', b"[]"])
+def test_a_login_answer_without_a_ticket_is_an_authentication_error_not_a_crash(body):
+    # Anything but PVE's own answer (a proxy's page, a half answer) names the login, not a ValueError.
+    def handler(request):
+        return HttpResponse(200, body)
+
+    with pytest.raises(AuthenticationError, match="the answer holds no ticket"):
+        run(PASSWORD, handler, lambda client: client.get("/version"))
+
+
+def test_a_task_status_without_status_is_an_api_error_not_a_crash():
+    from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower
+
+    upid = "UPID:pve1:0001A2B3:00C0FFEE:66B0C0DE:reloadnetworkall::root@pam:"
+
+    def handler(request):
+        return answer(200, {"data": {"upid": upid}})
+
+    with pytest.raises(ApiError, match="has no `status`"):
+        run(TOKEN, handler, lambda client: TaskFollower(client).wait(upid, timeout=5))
