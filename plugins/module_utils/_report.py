@@ -2,9 +2,9 @@
 """Plain-text progress lines and the per-remote summary table, readable in a terminal and an AWX log."""
 from __future__ import annotations
 
-PROGRESS_ORDER = ("planned", "locking", "locked", "changed", "checked", "applying", "applied", "unchanged",
-                  "released", "rolled_back", "not_locked", "lock_failed", "lock_unknown", "lock_lost", "failed",
-                  "apply_failed", "stuck")
+from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import Phase
+
+PROGRESS_ORDER = tuple(phase.value for phase in Phase)
 
 
 def progress_line(phase: str, counts: dict[str, int], total: int) -> str:

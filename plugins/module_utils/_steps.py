@@ -250,11 +250,11 @@ async def _roll_back_held(remote: Remote, session: LockSession, cause: Optional[
     errors: list[str] = []
     try:
         await session.rollback(remote.token, release=True)
-        remote.enter(Phase.ROLLED_BACK, token=None, unwind={"state": "rolled_back", "ok": True}, recovery=None)
+        remote.enter(Phase.ROLLED_BACK, token=None, unwind={"state": str(Phase.ROLLED_BACK), "ok": True}, recovery=None)
         return
     except LockTokenError as exc:
         remote.enter(Phase.LOCK_LOST, token=None, error=remote.error or cause, recovery=TAKEN_OVER,
-                     unwind={"state": "lock_lost", "ok": False, "errors": [f"rollback failed: {exc}"]})
+                     unwind={"state": str(Phase.LOCK_LOST), "ok": False, "errors": [f"rollback failed: {exc}"]})
         return
     except PveFleetError as exc:
         errors.append(f"rollback failed: {exc}")
@@ -262,7 +262,7 @@ async def _roll_back_held(remote: Remote, session: LockSession, cause: Optional[
         await session.release(remote.token)
     except PveFleetError as exc:
         errors.append(f"release failed: {exc}")
-        remote.enter(Phase.STUCK, error=remote.error or cause, unwind={"state": "stuck", "ok": False, "errors": errors},
+        remote.enter(Phase.STUCK, error=remote.error or cause, unwind={"state": str(Phase.STUCK), "ok": False, "errors": errors},
                      recovery=f"the remote may still be locked and have pending changes; {FORCE_RELEASE_HINT}; "
                               f"then {ROLLBACK_HINT}")
         return
