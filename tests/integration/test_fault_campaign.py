@@ -71,9 +71,9 @@ def host_vars(fleet) -> dict[str, dict]:
 # The two styles: each runs the transaction and returns, per host, what its result says of that remote.
 
 def run_fleet(fleet, tmp_path) -> dict[str, dict]:
-    remotes = [Remote(name, settings_of(info), [DesiredObject("controller", dict(CONTROLLER)),
-                                               DesiredObject("zone", dict(ZONE)), DesiredObject("vnet", dict(VNET))])
-               for name, info in fleet.remotes.items()]
+    objects = [DesiredObject("controller", dict(CONTROLLER)), DesiredObject("zone", dict(ZONE)),
+               DesiredObject("vnet", dict(VNET))]
+    remotes = [Remote(name, settings_of(info), list(objects)) for name, info in fleet.remotes.items()]
     journal = Journal(tmp_path / "journal" / "fleet.json")
     journal.join_many(RunId.current(), {r.host: r.settings.public_fields() for r in remotes})
     report = asyncio.run(FleetTransaction(remotes, apply_timeout=10, journal=journal).run())

@@ -674,8 +674,8 @@ EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\
     (EARLY_HINTS + CONTINUE + CHUNKED, 200, b'{"data":[1,2,3]}', True),
 ], ids=["content-length", "content-length-0", "chunked-extensions-trailers", "chunked-empty", "204",
         "connection-close", "http-1.0", "http-1.0-keep-alive", "100-continue-first", "103-and-100-first"])
-def test_an_answer_ends_where_its_framing_says_and_the_connection_goes_on_if_it_may(certificate, answer, status,
-                                                                                  body, kept):
+def test_an_answer_ends_where_its_framing_says_and_the_connection_goes_on_if_it_may(
+        certificate, answer, status, body, kept):
     async def exchange(pool, server):
         return await pool.send(get()), await pool.send(get("/next"))
 
