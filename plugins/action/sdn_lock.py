@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections import Counter
 
+from ansible_collections.pvefleet.sdn.plugins.module_utils import _privileges as privileges
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
@@ -56,12 +57,14 @@ class ActionModule(TransactionAction):
         if len(hosts) > 1:
             self.check_settings_derivable(args)
         if self.check_mode:
-            # Check mode takes no lock: it says whether the lock could be taken now.
+            # Check mode takes no lock: it says whether the lock could be taken now, if the token may ask.
             async with PveClient(settings) as client:
-                held = await LockSession(client).probe()
-            return {"changed": False, "locked": False, "lock_free": not held,
-                    "msg": "check mode: the lock is held by another client" if held else
-                    "check mode: the lock is free and would be taken"}
+                lock = await LockSession(client).lock_state()
+            messages = {"held": "check mode: the lock is held by another client",
+                        "free": "check mode: the lock is free and would be taken",
+                        "unknown": f"check mode: the lock's state is unknown ({lock.get('reason')})"}
+            return {"changed": False, "locked": False, "lock_free": None if lock["held"] is None else not lock["held"],
+                    "lock": lock, "msg": messages[lock["state"]]}
         journal = self.journal(args)
         run = RunId.current()
         journal.join(run, self.host, settings.public_fields())
@@ -115,6 +118,10 @@ class ActionModule(TransactionAction):
             async with PveClient(remote.settings) as client:
                 remote.client = client
                 await steps.preflight(remote)
+                # The changes are the later tasks' to check; the lock and the apply need this.
+                lacking = await privileges.missing(client, {privileges.TRANSACTION})
+                if lacking:
+                    raise privileges.MissingPrivileges(remote.host, lacking)
 
         await run_phase(one, remotes, semaphore=asyncio.Semaphore(DEFAULT_CONCURRENCY),
                         on_failure=lambda remote, message: failed.__setitem__(remote.host, message))

@@ -63,9 +63,21 @@ class ActionModule(SdnAction):
         with _signals_interrupt(engine):
             report = await engine.run()
         lines = summary_table(report)
+        lacking = {r.host: [f"{priv} on {path}" for path, priv in r.missing_privileges]
+                   for r in engine.remotes if r.missing_privileges}
         result = {"changed": report["changed"], "ok": report["ok"], "counts": report["counts"],
                   "failed_remotes": report["failed"], "succeeded_remotes": report["succeeded"],
-                  "timings": report["timings"], "summary": lines}
+                  "timings": report["timings"], "summary": lines, "missing_privileges": lacking}
+        if lacking and report["ok"]:
+            # A --check run reports what a real run would lack; check mode on this task alone, in a
+            # real run (the role's preflight), is the last step before the locks: then it is an error.
+            text = "; ".join(f"{host}: {', '.join(privs)}" for host, privs in sorted(lacking.items()))
+            if self.task_vars.get("ansible_check_mode"):
+                result["warnings"] = [f"check mode: a real run would fail, the API token lacks {text}"]
+            else:
+                report["ok"] = False
+                result.update(failed=True, msg=f"not going on to lock: the API token lacks {text}")
+                return result
         if report["ok"]:
             result["msg"] = f"{len(remotes)} remote(s): " + ", ".join(f"{k} {v}" for k, v in sorted(report["counts"].items()))
         else:

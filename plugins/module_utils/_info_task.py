@@ -20,7 +20,7 @@ async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
     subnet_lists = await asyncio.gather(*(
         client.get(f"/cluster/sdn/vnets/{urllib.parse.quote(v['vnet'])}/subnets", params=query)
         for v in vnets or [] if v.get("state") != "deleted"))
-    held = await LockSession(client).probe()
+    lock = await LockSession(client).lock_state()
     pending = await pending_objects(client)
     return {
         "changed": False,
@@ -29,7 +29,7 @@ async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
         "vnets": [_without_digest(v) for v in vnets or []],
         "subnets": [_without_digest(s) for subnets in subnet_lists for s in subnets or []],
         "controllers": [_without_digest(c) for c in controllers or []],
-        "lock": {"held": held},
+        "lock": lock,
         "pending_changes": pending,
     }
 

@@ -10,6 +10,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
     LockHeldError,
     LockTokenError,
     NotImplementedByRemote,
+    PermissionDeniedError,
 )
 
 # A zone ID that is valid (2-8 letters and digits) but that nobody is expected to use; holds()
@@ -66,12 +67,21 @@ class LockSession:
 
     async def probe(self) -> bool:
         """Whether any client holds the lock: a token-less DELETE without force is a no-op when
-        nobody does, and fails with "invalid lock token provided!" when someone does (§3.1)."""
+        nobody does, and fails with "invalid lock token provided!" when someone does (§3.1). PVE
+        has no read of the lock, so this needs SDN.Allocate on /sdn (PermissionDeniedError)."""
         try:
             await self.client.delete("/cluster/sdn/lock")
         except LockTokenError:
             return True
         return False
+
+    async def lock_state(self) -> dict:
+        """For reports: `held` (True, False, or None when the token may not probe) and `state`."""
+        try:
+            held = await self.probe()
+        except PermissionDeniedError:
+            return {"held": None, "state": "unknown", "reason": "probing the lock needs SDN.Allocate on /sdn"}
+        return {"held": held, "state": "held" if held else "free"}
 
     async def holds(self, token: str) -> bool:
         """Whether the lock is held, and with this token, changing nothing.

@@ -48,6 +48,7 @@ class Remote:
     pending: list[str] = field(default_factory=list)
     by: Optional[str] = None
     version: Optional[str] = None  # its Proxmox VE version, as the preflight read it
+    missing_privileges: list = field(default_factory=list)  # check mode: (path, privilege) the token lacks
     client: Any = None
     # Called with (remote, changed fields) whenever the remote changes phase: the journal's pen.
     on_change: Optional[Callable[[Remote, dict], None]] = field(default=None, repr=False, compare=False)
@@ -104,4 +105,6 @@ class Remote:
         for name in ("error", "recovery", "apply", "unwind", "by"):
             if getattr(self, name):
                 data[name] = getattr(self, name)
+        if self.missing_privileges:
+            data["missing_privileges"] = [f"{priv} on {path}" for path, priv in self.missing_privileges]
         return data

@@ -91,6 +91,10 @@ class ResourceKind:
     referenced: Optional[str] = None
     # The kind whose item path holds this kind's collection (a subnet's vnet).
     parent: Optional[str] = None
+    # Read one object from its kind's listing instead of its own path: PVE wants SDN.Allocate to GET
+    # one zone or controller, but only SDN.Audit to list them (pve-sdn-apidoc.json), so an audit
+    # token can read them this way.
+    read_by_listing: bool = False
 
     def collection_path(self, parent: Optional[str] = None) -> str:
         if self.parent is not None:
@@ -108,14 +112,14 @@ class ResourceKind:
         return f"{text} of {self.parent} {parent!r}" if self.parent and parent else text
 
 
-ZONE = ResourceKind("zone", "/cluster/sdn/zones", parse_zone, zone_from_wire)
+ZONE = ResourceKind("zone", "/cluster/sdn/zones", parse_zone, zone_from_wire, read_by_listing=True)
 VNET = ResourceKind("vnet", "/cluster/sdn/vnets", parse_vnet, vnet_from_wire,
                     check_referenced=check_vnet_against_zone, referenced="zone")
 SUBNET = ResourceKind("subnet", "/cluster/sdn/vnets/{parent}/subnets", parse_subnet,
                       subnet_from_wire, check_referenced=check_subnet_against_vnet,
                       referenced="vnet", parent="vnet")
 CONTROLLER = ResourceKind("controller", "/cluster/sdn/controllers", parse_controller,
-                          controller_from_wire)
+                          controller_from_wire, read_by_listing=True)
 KINDS: Mapping[str, ResourceKind] = {kind.name: kind for kind in (ZONE, VNET, SUBNET, CONTROLLER)}
 
 
@@ -143,12 +147,16 @@ async def read(client: SdnClient, kind: ResourceKind, object_id: str,
     """
     if view not in _VIEW_PARAMS:
         raise ValueError(f"unknown view {view!r}; use one of {', '.join(_VIEW_PARAMS)}")
-    try:
-        data = await client.get(kind.item_path(object_id, parent), params=_VIEW_PARAMS[view])
-    except ApiError as error:
-        if is_not_found(error):
-            return None
-        raise
+    if kind.read_by_listing:
+        items = await client.get(kind.collection_path(parent), params=_VIEW_PARAMS[view])
+        data = next((item for item in items or [] if str(item.get(kind.name)) == object_id), None)
+    else:
+        try:
+            data = await client.get(kind.item_path(object_id, parent), params=_VIEW_PARAMS[view])
+        except ApiError as error:
+            if is_not_found(error):
+                return None
+            raise
     if not data:
         return None
     pending = data.get("pending") if view == "pending" else None

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Optional
 
+from ansible_collections.pvefleet.sdn.plugins.module_utils import _privileges as privileges
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
@@ -319,8 +320,25 @@ class FleetTransaction:
         reader, _version = await asyncio.gather(self._snapshot(remote, simulate=True), steps.preflight(remote))
         remote.results = [await self._object(remote, obj, None, reader, check_mode=True) for obj in remote.objects]
         remote.changed = any(result["changed"] for result in remote.results)
+        lacking = await privileges.missing(remote.client, self._needed(remote))
         if self.check_mode:
+            remote.missing_privileges = lacking or []
             remote.enter(Phase.CHECKED)
+        elif lacking:
+            raise privileges.MissingPrivileges(remote.host, lacking)
+
+    def _needed(self, remote: Remote) -> set[tuple[str, str]]:
+        """The privileges the transaction needs on this remote: its lock and apply, every planned
+        write (on the path PVE checks it on), and the node check's reads."""
+        needed = {privileges.TRANSACTION} | ({privileges.NODE_CHECK} if self.check_nodes else set())
+        for obj, result in zip(remote.objects, remote.results):
+            diff = result.get("diff") or {}
+            zone = obj.options.get("zone") or (diff.get("after") or {}).get("zone") or (diff.get("before") or {}).get("zone")
+            if obj.kind == "subnet":
+                zone = str(result.get("id") or "").split("-", 1)[0]  # a subnet's ID is <zone>-<network>-<prefix>
+            needed.add(privileges.for_change(obj.kind, result["action"], str(obj.options.get(obj.kind)),
+                                             zone=zone, vnet=obj.options.get("vnet")))
+        return needed - {None}
 
     async def _lock_one(self, remote: Remote) -> None:
         try:

@@ -11,7 +11,10 @@ description:
   - Returns the remote's SDN zones, vnets, subnets and controllers in the chosen view, whether its SDN lock is held,
     and the objects an apply would change.
   - The lock state is probed the way Proxmox VE allows, with a release without token, which changes nothing when no
-    lock is held; there is no API to read it.
+    lock is held; there is no API to read it. That probe needs C(SDN.Allocate) on C(/sdn); with a token that has only
+    C(SDN.Audit) (such as the built-in role C(PVEAuditor)) the lock is reported V(unknown) instead.
+notes:
+  - Privileges - C(SDN.Audit) on what it reads (C(/sdn), propagated, for everything; listings show only what the token may see); C(SDN.Allocate) on C(/sdn) to probe the lock, which is otherwise reported V(unknown). A token with the built-in role C(PVEAuditor) on C(/sdn) is enough. See the collection's guide, docs/guide/privileges.md, for a least-privilege role and tokens.
 author:
   - pvefleet developers (@pvefleet)
 options:
@@ -83,9 +86,17 @@ lock:
   type: dict
   contains:
     held:
-      description: Whether a client holds the lock.
+      description: Whether a client holds the lock; null when the token may not probe it.
       type: bool
       returned: always
+    state:
+      description: V(held), V(free), or V(unknown) when the token may not probe the lock (that needs C(SDN.Allocate) on C(/sdn)).
+      type: str
+      returned: always
+    reason:
+      description: Why the state is unknown.
+      type: str
+      returned: when state is unknown
 pending_changes:
   description: The objects an apply would change, such as C(vnet vnet1 (new)), sorted; empty when nothing is pending.
   returned: always

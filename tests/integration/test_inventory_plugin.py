@@ -45,4 +45,4 @@ def test_a_playbook_runs_through_it(remotes, tmp_path):
     run = run_playbook(play, fleet, tmp_path / "run", env={**env, "ANSIBLE_INVENTORY_ENABLED": "pvefleet.sdn.remotes"})
     assert run.rc == 0, run.output
     assert [r["host"] for r in run.task("info")] == ["pve-1"]
-    assert run.one("info", "pve-1")["result"]["lock"] == {"held": False}
+    assert run.one("info", "pve-1")["result"]["lock"] == {"held": False, "state": "free"}

@@ -151,7 +151,7 @@ def test_tls_is_verified_and_pins_are_enforced(remotes, inventory, tmp_path):
 def test_info_reports_pending_changes_and_lock(remotes, inventory, tmp_path):
     remotes[0].control.hold_lock()
     run = run_playbook(play([{"name": "info", "pvefleet.sdn.sdn_info": {}}]), inventory, tmp_path)
-    assert run.one("info", "remote001")["result"]["lock"] == {"held": True}
+    assert run.one("info", "remote001")["result"]["lock"] == {"held": True, "state": "held"}
 
 
 def test_no_secret_reaches_the_output(remotes, inventory, tmp_path, emulator):

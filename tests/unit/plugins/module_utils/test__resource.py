@@ -39,6 +39,13 @@ class FakeClient:
 
     async def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
         self.calls.append(("GET", path, params))
+        if path not in self.items and path in (ZONE.collection, CONTROLLER.collection):
+            # Zones and controllers are read through their listing: made of the items under it.
+            listed = [answer for item, answer in self.items.items() if item.rsplit("/", 1)[0] == path]
+            for answer in listed:
+                if isinstance(answer, Exception):
+                    raise answer
+            return copy.deepcopy(listed)
         if path not in self.items:
             raise ApiError(500, f"sdn '{path.rsplit('/', 1)[-1]}' does not exist\n", None,
                            method="GET", path=path)
@@ -86,7 +93,7 @@ def current_zone() -> RemoteObject:
 def test_read_returns_model_and_digest_from_the_pending_files() -> None:
     client = FakeClient({ZONE_PATH: VLAN_ZONE})
     found = run(read(client, ZONE, "vlan1"))
-    assert client.calls == [("GET", ZONE_PATH, None)]
+    assert client.calls == [("GET", ZONE.collection, None)]  # the listing: SDN.Audit suffices
     assert found is not None and found.digest == DIGEST
     assert found.model == vlan(mtu=1500, nodes=["pve1", "pve2"])
 
@@ -112,7 +119,7 @@ def test_read_other_errors_propagate() -> None:
 def test_read_running_view() -> None:
     client = FakeClient({ZONE_PATH: {**VLAN_ZONE, "digest": None}})
     found = run(read(client, ZONE, "vlan1", view="running"))
-    assert client.calls == [("GET", ZONE_PATH, {"running": 1})]
+    assert client.calls == [("GET", ZONE.collection, {"running": 1})]
     assert found is not None and found.digest is None
 
 
@@ -122,7 +129,7 @@ def test_read_pending_view_merges_what_apply_would_do() -> None:
             "pending": {"mtu": 9000, "nodes": "deleted", "bridge-disable-mac-learning": 1}}
     client = FakeClient({ZONE_PATH: item})
     found = run(read(client, ZONE, "vlan1", view="pending"))
-    assert client.calls == [("GET", ZONE_PATH, {"pending": 1})]
+    assert client.calls == [("GET", ZONE.collection, {"pending": 1})]
     assert found is not None and found.state == "changed"
     assert found.model == vlan(mtu=9000, bridge_disable_mac_learning=True)
     assert found.pending == item["pending"]

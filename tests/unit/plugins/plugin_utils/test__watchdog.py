@@ -40,9 +40,9 @@ class Listener:
             connection.settimeout(2)
             try:
                 self.received = connection.recv(65536)
-            except OSError:
+                connection.sendall(b"ok\n")
+            except OSError:  # the client went away without sending: what these tests want
                 pass
-            connection.sendall(b"ok\n")
 
     def close(self) -> None:
         self.server.close()

@@ -1,0 +1,66 @@
+# Private to pvefleet.sdn: not a public API.
+"""What a transaction must be allowed on a remote, and what its token is allowed there.
+
+PVE checks privileges on paths (pve-sdn-api.md §9, the schema's `permissions` in
+pve-sdn-apidoc.json). The token's own effective privileges at a path come from
+`GET /access/permissions?path=...`, which every user and token may ask about itself (privilege
+separation and propagation already applied). So a missing privilege can be named, with its path,
+before any lock is taken, instead of a 403 from PVE in the middle of the transaction.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, PveFleetError
+
+ALLOCATE = "SDN.Allocate"
+AUDIT = "SDN.Audit"
+# Lock, release, rollback and apply (the schema's checks on /cluster/sdn/lock, /rollback, PUT /cluster/sdn).
+TRANSACTION = ("/sdn", ALLOCATE)
+# Following an apply to every node: a node's zone status lists only the zones with SDN.Audit, so
+# without it the check would see nothing pending and call the node done.
+NODE_CHECK = ("/sdn", AUDIT)
+
+
+class MissingPrivileges(PveFleetError):
+    """The token lacks privileges the transaction needs on a remote."""
+
+    def __init__(self, remote: str, missing: list[tuple[str, str]]):
+        self.remote, self.missing = remote, list(missing)
+        super().__init__(f"{remote}: the API token lacks " + ", ".join(f"{priv} on {path}" for path, priv in missing)
+                         + " (see the collection's guide for a least-privilege role)")
+
+    def to_failure(self) -> dict:
+        return {**super().to_failure(), "missing": [{"path": path, "privilege": priv} for path, priv in self.missing]}
+
+
+def for_change(kind: str, action: str, object_id: str, *, zone: Optional[str] = None,
+               vnet: Optional[str] = None) -> Optional[tuple[str, str]]:
+    """The privilege one planned write needs, and on which path (the schema's check of that write);
+    None for no write. `zone`: a vnet's zone, or a subnet's vnet's zone; `vnet`: a subnet's vnet."""
+    if action == "none":
+        return None
+    if kind == "controller":
+        return ("/sdn/controllers", ALLOCATE)
+    if kind == "zone":
+        return ("/sdn/zones", ALLOCATE) if action == "create" else (f"/sdn/zones/{object_id}", ALLOCATE)
+    if kind == "vnet":
+        return (f"/sdn/zones/{zone}", ALLOCATE) if action == "create" else (f"/sdn/zones/{zone}/{object_id}", ALLOCATE)
+    if kind == "subnet":
+        return (f"/sdn/zones/{zone}/{vnet}", ALLOCATE)
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+async def missing(client, needed: set[tuple[str, str]]) -> Optional[list[tuple[str, str]]]:
+    """The (path, privilege) pairs of `needed` that this client's token lacks, sorted; None when the
+    remote cannot tell (no such endpoint): PVE itself will say, at the write."""
+    paths = sorted({path for path, _priv in needed})
+    try:
+        answers = await asyncio.gather(*(client.get("/access/permissions", params={"path": path}) for path in paths))
+    except ApiError as exc:
+        if exc.status in (403, 501):
+            return None
+        raise
+    held = {path: set((answer or {}).get(path) or {}) for path, answer in zip(paths, answers)}
+    return sorted((path, priv) for path, priv in needed if priv not in held[path])
