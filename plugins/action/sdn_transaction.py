@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 
 from ansible.utils.display import Display
@@ -11,7 +13,7 @@ from ansible.utils.display import Display
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, JOURNAL, merge
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal, RunId, journal_path
-from ansible_collections.pvefleet.sdn.plugins.module_utils._report import progress_line, summary_table
+from ansible_collections.pvefleet.sdn.plugins.module_utils._report import ProgressReporter, summary_table
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import (
     DEFAULT_CONCURRENCY,
     KIND_ORDER,
@@ -23,6 +25,8 @@ from ansible_collections.pvefleet.sdn.plugins.plugin_utils._action import SdnAct
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_batch
 
 display = Display()
+# Past this much per-remote detail (objects and their diffs) the result points to a file instead.
+RESULT_DETAIL_BYTES = 64 * 1024
 
 _OBJECT_LIST = dict(type="list", elements="dict", default=[])
 ARGSPEC = merge(CONNECTION, JOURNAL, dict(
@@ -59,15 +63,19 @@ class ActionModule(SdnAction):
             remotes, concurrency=args["concurrency"], check_mode=self.check_mode,
             allow_pending=args["allow_pending"], apply_timeout=args["apply_timeout"],
             check_nodes=args["check_nodes"], lock_wait=args["lock_wait"], journal=journal,
-            progress=self._progress(len(remotes)), actor=f"sdn_transaction ({self.host})")
+            progress=ProgressReporter(len(remotes), display.display), actor=f"sdn_transaction ({self.host})")
         with _signals_interrupt(engine):
             report = await engine.run()
         lines = summary_table(report)
         lacking = {r.host: [f"{priv} on {path}" for path, priv in r.missing_privileges]
                    for r in engine.remotes if r.missing_privileges}
         result = {"changed": report["changed"], "ok": report["ok"], "counts": report["counts"],
+                  "remotes": {entry["host"]: _outcome(entry) for entry in report["failed"] + report["succeeded"]},
                   "failed_remotes": report["failed"], "succeeded_remotes": report["succeeded"],
                   "timings": report["timings"], "summary": lines, "missing_privileges": lacking}
+        if self.diff:
+            result["diff"] = _diffs(report)
+        self._keep_small(result, args)
         if lacking and report["ok"]:
             # A --check run reports what a real run would lack; check mode on this task alone, in a
             # real run (the role's preflight), is the last step before the locks: then it is an error.
@@ -87,6 +95,22 @@ class ActionModule(SdnAction):
         if journal is not None and report["ok"]:
             journal.forget()
         return result
+
+    def _keep_small(self, result: dict, args: dict) -> None:
+        """A fleet's result goes through Ansible's callbacks and AWX's job events: past a size, the
+        per-object detail goes to a file beside the journal, and the result keeps the rest."""
+        detail = {"failed_remotes": result["failed_remotes"], "succeeded_remotes": result["succeeded_remotes"]}
+        text = json.dumps(detail, default=str)
+        if len(text) <= RESULT_DETAIL_BYTES:
+            return
+        path = journal_path(args["transaction"], args.get("journal_dir")).with_suffix(".report.json")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        for key in detail:
+            result[key] = [{k: v for k, v in entry.items() if k != "objects"} for entry in result[key]]
+        result["report_file"] = str(path)
 
     def _check_hosts(self, args: dict, hosts: list[str]) -> None:
         """Every remote named is an inventory host: a typo would otherwise drop one from the change."""
@@ -119,18 +143,27 @@ class ActionModule(SdnAction):
                 objects.append(DesiredObject(kind, options, item.get("state", "present"), bool(item.get("purge", False))))
         return objects
 
-    def _progress(self, total: int):
-        last = {"phase": None, "lines": 0}
 
-        def report(phase: str, counts: dict) -> None:
-            # A line when a phase starts and about every tenth of the fleet, not per remote.
-            done = sum(counts.values())
-            step = max(1, total // 10)
-            if phase != last["phase"] or done % step == 0:
-                last["phase"] = phase
-                display.display(progress_line(phase, counts, total))
 
-        return report
+def _outcome(entry: dict) -> dict:
+    """One remote's line of `remotes`: what a per-host task needs to report it as Ansible's own."""
+    outcome = {"ok": entry["ok"], "phase": entry["phase"], "changed": entry["changed"], "remote": entry["remote"]}
+    for name in ("error", "recovery"):
+        if entry.get(name):
+            outcome[name] = entry[name]
+    return outcome
+
+
+def _diffs(report: dict) -> list[dict]:
+    """Every object that changes, on every remote, as Ansible's --diff shows a list of diffs."""
+    diffs = []
+    for entry in sorted(report["failed"] + report["succeeded"], key=lambda e: e["host"]):
+        for result in entry.get("objects", []):
+            if result.get("changed") and result.get("diff"):
+                label = f"{entry['host']}: {result['kind']} {result.get('id')}"
+                diffs.append({"before_header": f"{label} (before)", "after_header": f"{label} (after)",
+                              "before": result["diff"]["before"], "after": result["diff"]["after"]})
+    return diffs
 
 
 class _signals_interrupt:

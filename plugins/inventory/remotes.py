@@ -12,7 +12,11 @@ description:
     (C(pvefleet_sdn_api_host), C(pvefleet_sdn_api_token_secret), ...), C(ansible_connection=local) and
     C(ansible_python_interpreter) set to the controller's Python.
   - A token secret is given in the file (vault-encrypted values work), or by the name of an environment variable
-    that holds it (C(token_secret_env)), which keeps secrets out of the file.
+    that holds it (C(token_secret_env)), which keeps secrets out of the file. A remote whose variable is not set
+    stays in the inventory with the host variable C(pvefleet_sdn_inventory_error), and every task of the collection
+    that would act on it fails, naming the remote and the variable, before any lock is taken - a transaction never
+    runs on the other remotes without it.
+  - Every entry is checked before any host is added; a file with a bad entry adds no host at all.
   - The file name must end in C(.pvefleet.yml) or C(.pvefleet.yaml).
 author:
   - pvefleet developers (@pvefleet)
@@ -82,6 +86,8 @@ _VARIABLES = {
     "validate_certs": "pvefleet_sdn_validate_certs",
 }
 _KNOWN = set(_VARIABLES) | {"id", "token_secret_env", "tags", "vars"}
+# A remote whose settings could not be made: the collection's tasks refuse it, before any lock.
+INVENTORY_ERROR = "pvefleet_sdn_inventory_error"
 _GROUP_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -94,10 +100,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
+        # Every entry is checked before any host is added: Ansible goes on with what a failed
+        # source added so far, and a transaction must never run on a part of the fleet.
+        remotes = self.get_option("remotes")
+        names = [self._check(remote, index, path) for index, remote in enumerate(remotes)]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise AnsibleParserError(f"{path}: remote id(s) given twice: {', '.join(twice)}")
         group = self.inventory.add_group(self.get_option("group"))
         strict = self.get_option("strict")
-        for index, remote in enumerate(self.get_option("remotes")):
-            name = self._check(remote, index, path)
+        for name, remote in zip(names, remotes):
             self.inventory.add_host(name, group=group)
             variables = self._host_variables(remote, name)
             for key, value in variables.items():
@@ -133,8 +145,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 variables[variable] = remote[key]
         if remote.get("token_secret_env"):
             env_name = remote["token_secret_env"]
-            if env_name not in os.environ:
-                raise AnsibleParserError(f"remote {name}: the environment variable {env_name} (token_secret_env) is not set")
-            variables["pvefleet_sdn_api_token_secret"] = os.environ[env_name]
+            if os.environ.get(env_name, "").strip():
+                variables["pvefleet_sdn_api_token_secret"] = os.environ[env_name]
+            else:
+                # Kept in the inventory, so that a transaction over it refuses to start (naming the remote
+                # and the variable) instead of running on the other remotes without it.
+                variables[INVENTORY_ERROR] = f"the environment variable {env_name} (its token_secret_env) is not set"
         variables.update(remote.get("vars") or {})
         return variables

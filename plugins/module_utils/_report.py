@@ -2,15 +2,50 @@
 """Plain-text progress lines and the per-remote summary table, readable in a terminal and an AWX log."""
 from __future__ import annotations
 
+import time
+
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import Phase
 
 PROGRESS_ORDER = tuple(phase.value for phase in Phase)
+
+
+# At most one progress line this often (a heartbeat), besides a phase's start, end and each tenth.
+PROGRESS_SECONDS = 5.0
 
 
 def progress_line(phase: str, counts: dict[str, int], total: int) -> str:
     parts = [f"{name} {counts[name]}" for name in PROGRESS_ORDER if counts.get(name)]
     parts += [f"{name} {n}" for name, n in sorted(counts.items()) if name not in PROGRESS_ORDER and n]
     return f"[{phase}] {total} remotes: " + ", ".join(parts)
+
+
+class ProgressReporter:
+    """Which progress calls of the fleet engine become lines: a phase's start and end, each tenth
+    of its remotes, and at most every PROGRESS_SECONDS meanwhile (so a long reload wait says how
+    far it is: "[apply] waiting for 100 reloads: 37 done, 12 s"); never the same line twice."""
+
+    def __init__(self, total: int, write, clock=None):
+        self.total, self.write = total, write
+        self.clock = clock or time.monotonic
+        self._last_line = ""
+        self._last_time = float("-inf")
+        self._last_tenth = (None, -1)
+
+    def __call__(self, phase: str, counts: dict, *, done: int, of: int, elapsed: float, tick: bool = False) -> None:
+        now = self.clock()
+        tenth = (phase, (10 * done) // of if of else 10)
+        due = done == 0 or done == of or tenth != self._last_tenth or now - self._last_time >= PROGRESS_SECONDS
+        if not due or (tick and now - self._last_time < PROGRESS_SECONDS):
+            return
+        if phase == "apply" and 0 < of and done < of:
+            line = f"[apply] waiting for {of} reloads: {done} done, {elapsed:.0f} s"
+        else:
+            line = progress_line(phase, counts, self.total) + (f" ({done}/{of} done, {elapsed:.0f} s)" if of else "")
+        if line == self._last_line:
+            return
+        self.write(line)
+        self._last_line, self._last_time, self._last_tenth = line, now, tenth
+
 
 
 def summary_table(report: dict, limit: int = 200) -> list[str]:

@@ -53,6 +53,8 @@ OPEN_FILES_PER_REMOTE = 2
 OPEN_FILES_SPARE = 64
 # Changes are made in this order, removals in the reverse one, so references always resolve.
 KIND_ORDER = ("controller", "zone", "vnet", "subnet")
+# How often a running phase tells its progress, even when no remote ended meanwhile.
+HEARTBEAT_SECONDS = 1.0
 # Between two tries to take every lock while another client holds one (lock_wait), seconds.
 LOCK_RETRY_SECONDS = (0.5, 2.0)
 
@@ -97,6 +99,8 @@ def validate_offline(remotes: list[Remote]) -> None:
     """Every object's options checked against its model, and every object given once per remote,
     before anything is sent. An object given twice alike is kept once."""
     errors: dict[str, str] = {}
+    # (object, option, rule) -> the remotes it was found on: said once, for all of them.
+    rules: dict[tuple[str, str, str], list[str]] = {}
     seen: dict[str, str] = {}
     for remote in remotes:
         if remote.key in seen:
@@ -127,10 +131,17 @@ def validate_offline(remotes: list[Remote]) -> None:
                 KINDS[obj.kind].parse(given)
             except InvalidInput as exc:
                 for option, rule in exc.errors.items():
-                    errors[f"{remote.host}: {obj.label}: {option}"] = rule
+                    rules.setdefault((obj.label, option, rule), []).append(remote.host)
         remote.objects = list(unique.values())
+    for (label, option, rule), hosts in rules.items():
+        where = hosts[0] if len(hosts) == 1 else f"{len(hosts)} remotes ({_first_few(hosts)})"
+        errors[f"{label}: {option}"] = f"{rule} (on {where})" if len(remotes) > 1 else rule
     if errors:
         raise InvalidInput(errors)
+
+
+def _first_few(hosts: list[str], shown: int = 3) -> str:
+    return ", ".join(hosts[:shown]) + (f" and {len(hosts) - shown} more" if len(hosts) > shown else "")
 
 
 def _options_text(obj: DesiredObject) -> str:
@@ -167,7 +178,7 @@ class FleetTransaction:
     def __init__(self, remotes: list[Remote], *, concurrency: int = DEFAULT_CONCURRENCY, check_mode: bool = False,
                  allow_pending: bool = False, apply_timeout: float = 600.0, check_nodes: bool = True,
                  lock_wait: float = 0.0, list_pending: bool = False, journal=None,
-                 progress: Optional[Callable[[str, dict], None]] = None,
+                 progress: Optional[Callable[..., None]] = None,
                  client_factory: Optional[Callable[[ConnectionSettings, Optional[dict]], Any]] = None,
                  actor: str = "sdn_transaction"):
         # A fixed lock order (see _lock_all).
@@ -295,10 +306,26 @@ class FleetTransaction:
         """Run `step` on every remote, at most `concurrency` at a time (unless `slot` is False:
         then the step takes a slot itself where it needs one). A failure stops the transaction."""
         started = time.monotonic()
-        await run_phase(step, remotes, semaphore=self._semaphore if slot else None,
-                        stop=self.abort if stop_on_abort else None,
-                        on_failure=lambda remote, message: self._fail(message),
-                        after_each=lambda: self._notify(name))
+        done = [0]
+
+        def one_more() -> None:
+            done[0] += 1
+            self._notify(name, done[0], len(remotes), started)
+
+        async def heartbeat() -> None:
+            # A reload wait of minutes is no silence: the progress hears of the phase every second.
+            while True:
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+                self._notify(name, done[0], len(remotes), started, tick=True)
+
+        self._notify(name, 0, len(remotes), started)
+        ticker = asyncio.ensure_future(heartbeat())
+        try:
+            await run_phase(step, remotes, semaphore=self._semaphore if slot else None,
+                            stop=self.abort if stop_on_abort else None,
+                            on_failure=lambda remote, message: self._fail(message), after_each=one_more)
+        finally:
+            ticker.cancel()
         self._flush()
         self.timings[name] = round(self.timings.get(name, 0.0) + time.monotonic() - started, 3)
 
@@ -408,9 +435,11 @@ class FleetTransaction:
             await asyncio.sleep(seconds)
             self._flush()
 
-    def _notify(self, phase: str) -> None:
+    def _notify(self, phase: str, done: int, of: int, started: float, tick: bool = False) -> None:
+        """Tell `progress` how far a phase is: `done` of `of` remotes, `elapsed` seconds; `tick` for
+        the heartbeat's calls (nothing ended since the last one)."""
         if self.progress is not None:
-            self.progress(phase, self.counts())
+            self.progress(phase, self.counts(), done=done, of=of, elapsed=time.monotonic() - started, tick=tick)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

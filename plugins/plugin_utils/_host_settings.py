@@ -26,6 +26,8 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import Co
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
 
 HOSTVAR_PREFIX = "pvefleet_sdn_"
+# Set by the inventory plugin on a remote whose settings it could not make (remotes.py).
+INVENTORY_ERROR = "pvefleet_sdn_inventory_error"
 # ansible-core 2.19 keeps a task's module_defaults untemplated (they are templated with its args).
 _RAW_MODULE_DEFAULTS = hasattr(Task, "_post_validate_module_defaults")
 FIX = ("give per-remote connection settings as host variables (pvefleet_sdn_<option>, or the inventory "
@@ -55,6 +57,8 @@ class HostSettings:
             given, variables = self.args, self.task_vars
         else:
             given, variables = self._args_for(host), self.task_vars.get("hostvars", {}).get(host, {})
+        if variables.get(INVENTORY_ERROR):
+            raise InvalidInput({host: f"{variables[INVENTORY_ERROR]}: its connection settings are incomplete"})
         params = {}
         for name in CONNECTION:
             value = given.get(name)

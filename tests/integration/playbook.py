@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -33,6 +34,12 @@ class PlaybookRun:
 
     def statuses(self, name: str) -> dict[str, str]:
         return {r["host"]: r["status"] for r in self.task(name)}
+
+    def recap(self) -> dict[str, dict[str, int]]:
+        """PLAY RECAP, per host: {"ok": 3, "changed": 0, "failed": 1, ...}."""
+        lines = self.output.split("PLAY RECAP", 1)[1].splitlines()[1:]
+        return {line.split()[0]: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line)}
+                for line in lines if ":" in line and "=" in line}
 
 
 def run_playbook(plays: list[dict] | str, inventory: Path, workdir: Path, *, check: bool = False,

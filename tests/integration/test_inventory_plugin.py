@@ -46,3 +46,32 @@ def test_a_playbook_runs_through_it(remotes, tmp_path):
     assert run.rc == 0, run.output
     assert [r["host"] for r in run.task("info")] == ["pve-1"]
     assert run.one("info", "pve-1")["result"]["lock"] == {"held": False, "state": "free"}
+
+
+def test_a_remote_whose_secret_variable_is_unset_stops_every_transaction_before_any_lock(remotes, tmp_path):
+    # Not a silent drop: the remote stays in the inventory, and every transaction over it refuses.
+    from test_transaction import fleet_play, role_play
+
+    fleet = tmp_path / "fleet.pvefleet.yml"
+    env = write_fleet(fleet, remotes)
+    del env["PVE_SECRET_1"]
+    for style, play in (("fleet", fleet_play()), ("role", role_play())):
+        run = run_playbook(play, fleet, tmp_path / style, env={**env, "ANSIBLE_INVENTORY_ENABLED": "pvefleet.sdn.remotes"})
+        assert run.rc != 0, run.output
+        assert "pve-1: the environment variable PVE_SECRET_1 (its token_secret_env) is not set" in run.output
+    for remote in remotes:
+        assert remote.control.state()["issued_lock_tokens"] == [], remote.name
+
+
+def test_a_bad_entry_adds_no_remote_at_all(remotes, tmp_path):
+    fleet = tmp_path / "fleet.pvefleet.yml"
+    env = write_fleet(fleet, remotes)
+    data = yaml.safe_load(fleet.read_text())
+    data["remotes"][2]["colour"] = "blue"  # an unknown key on the last entry
+    fleet.write_text(yaml.safe_dump(data))
+    listing = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", str(fleet), "--list"], capture_output=True, text=True,
+        env={**os.environ, **env, "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
+             "ANSIBLE_INVENTORY_ENABLED": "pvefleet.sdn.remotes"})
+    assert "unknown key(s) colour" in listing.stderr
+    assert "pve-0" not in listing.stdout and "pve-1" not in listing.stdout

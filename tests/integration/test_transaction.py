@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import pytest
+import yaml
 
 from conftest import secrets_of
 from playbook import BIN, REPO, run_playbook
@@ -282,3 +283,60 @@ def test_role_applies_every_remote_at_once_whatever_the_forks(remotes, inventory
     assert {r["result"]["applied_by"] for r in applied} == {"remote001"}
     assert all(r["result"]["applied"] and r["result"]["changed"] for r in applied)
     assert_clean(remotes, applied=True)
+
+
+def per_host_fleet_play(**options):
+    """The documented pattern (docs/examples/transaction_fleet.yml): the fleet task registered on
+    every host and not failing itself, then each host failing for its own remote."""
+    example = yaml.safe_load((REPO / "docs" / "examples" / "transaction_fleet.yml").read_text())[0]
+    fleet, summary, own = example["tasks"]
+    fleet["pvefleet.sdn.sdn_transaction"] = {"controllers": list(CONTROLLERS), "zones": list(ZONES),
+                                             "vnets": list(VNETS), **options}
+    return [{"name": "fleet", "hosts": "remotes", "gather_facts": False, "tasks": [fleet, summary, own]}]
+
+
+def test_the_fleet_task_fails_exactly_the_remotes_that_did_not_apply(remotes, inventory, tmp_path):
+    remotes[1].control.fail("PUT", "^/cluster/sdn$", message="injected: could not commit")
+    run = run_playbook(per_host_fleet_play(), inventory, tmp_path)
+    assert run.rc != 0
+    assert run.statuses("Each remote's own result") == {"remote001": "ok", "remote002": "failed", "remote003": "ok"}
+    assert "injected: could not commit" in run.one("Each remote's own result", "remote002")["result"]["msg"]
+    # One result event, failing no host; registered on every host (the next task read it on each).
+    assert run.statuses("One transaction over the whole fleet") == {"remote001": "ok"}
+    assert {host: counts["failed"] for host, counts in run.recap().items()} == {
+        "remote001": 0, "remote002": 1, "remote003": 0}
+
+
+def test_when_nothing_applied_every_remote_fails_with_its_own_story(remotes, inventory, tmp_path):
+    remotes[1].control.fail("POST", "^/cluster/sdn/vnets$", message="injected: disk full")
+    run = run_playbook(per_host_fleet_play(), inventory, tmp_path)
+    assert run.rc != 0
+    assert set(run.statuses("Each remote's own result").values()) == {"failed"}
+    assert "injected: disk full" in run.one("Each remote's own result", "remote002")["result"]["msg"]
+    assert "rolled_back" in run.one("Each remote's own result", "remote001")["result"]["msg"]
+    assert_clean(remotes, applied=False)
+
+
+def test_fleet_diff_shows_every_object_of_every_remote(remotes, inventory, tmp_path):
+    run = run_playbook(fleet_play(), inventory, tmp_path, diff=True)
+    assert run.rc == 0, run.output
+    diffs = run.one("fleet", "remote001")["result"]["diff"]
+    headers = sorted(d["after_header"] for d in diffs)
+    assert headers == sorted(f"{host}: {label} (after)" for host in ("remote001", "remote002", "remote003")
+                             for label in ("controller evpnctl", "zone evpn1", "vnet vnet1"))
+    assert "remote002: zone evpn1 (after)" in run.output and '"vrf_vxlan": 10000' in run.output
+
+
+def test_a_rerun_of_the_quick_start_and_the_role_changes_nothing(remotes, inventory, tmp_path):
+    readme = (REPO / "README.md").read_text()
+    quick_start = yaml.safe_load(readme.split("```yaml\n", 1)[1].split("```", 1)[0])
+    for play in quick_start:
+        play["vars"] = {"evpn_peers": ["10.0.0.1"]}
+    for name, plays in (("quick start", quick_start), ("role", role_play())):
+        first = run_playbook(plays, inventory, tmp_path / f"{name}-1")
+        assert first.rc == 0, first.output
+        again = run_playbook(plays, inventory, tmp_path / f"{name}-2")
+        assert again.rc == 0, again.output
+        changed = [(r["task"], r["host"]) for r in again.results if r["result"].get("changed")]
+        assert changed == [], (name, changed)
+        assert {counts["changed"] for counts in again.recap().values()} == {0}, again.output

@@ -6,10 +6,12 @@ and rules are said in words, never in the validation library's terms.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import OBJECT_OPTIONS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import (
     RuleViolation,
@@ -68,7 +70,8 @@ def _describe(item: Mapping[str, Any], label: str, tagged: Mapping[str, str]) ->
     if kind == "missing":
         return [(field, "required" if nested else f"required for {with_article(label)}")]
     if kind == "extra_forbidden":
-        return [(field, "not a known key here" if nested else f"not an option of {with_article(label)}")]
+        return [(field, ("not a known key here" if nested else f"not an option of {with_article(label)}")
+                 + _did_you_mean(field))]
     if kind == "union_tag_not_found":
         return [("type", f"required, one of {', '.join(sorted(tagged))}")]
     if kind == "union_tag_invalid":
@@ -84,6 +87,16 @@ def _describe(item: Mapping[str, Any], label: str, tagged: Mapping[str, str]) ->
     # Anything else: the library's sentence, without its "Value error, " style prefix.
     message = re.sub(r"^[A-Z][a-z]+ error, ", "", str(item.get("msg", "is not valid")))
     return [(field or label, f"{message[:1].lower()}{message[1:]}{_got(item.get('input'))}")]
+
+
+def _did_you_mean(field: str) -> str:
+    """A typo's likely option ("vrf_vxaln" -> "vrf_vxlan"), among every object's options."""
+    name = field.rsplit(".", 1)[-1]
+    known = sorted({option for options in OBJECT_OPTIONS.values() for option in options})
+    if name in known:
+        return ""  # an option of another type: not a typo
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
