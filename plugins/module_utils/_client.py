@@ -161,8 +161,17 @@ class PveClient:
             message = body.get("message") or ""
             errors = body.get("errors") if isinstance(body.get("errors"), dict) else None
         message = message or response.reason or f"HTTP {response.status}"
+        if response.status == 401:
+            message += "; " + self._credentials_advice()
         raise ApiError.from_response(response.status, message, errors, method=method, path=path,
                                      remote=self.settings.remote)
+
+    def _credentials_advice(self) -> str:
+        settings = self.settings
+        if settings.uses_token:
+            return (f"check api_user, api_token_id and api_token_secret: the token {settings.api_user}!"
+                    f"{settings.api_token_id} must exist on this remote, with the secret it was created with")
+        return f"check api_user ({settings.api_user}, as user@realm) and api_password"
 
     # Authentication
 
@@ -194,7 +203,8 @@ class PveClient:
                 raise TransportError(f"cannot log in: {exc.message}", sent=exc.sent, path="/access/ticket",
                                      remote=self.settings.remote) from None
             if response.status != 200:
-                raise AuthenticationError(response.status, "login failed: " + (response.reason or ""),
+                raise AuthenticationError(response.status, f"login failed: {response.reason or ''}; "
+                                          + self._credentials_advice(),
                                           method="POST", path="/access/ticket", remote=self.settings.remote)
             try:
                 data = json.loads(response.body or b"{}").get("data") or {}

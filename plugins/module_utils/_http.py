@@ -82,6 +82,19 @@ def _shared_context(verified: bool, ca_path: Optional[str]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
 
 
+def tls_advice(settings: ConnectionSettings, exc: ssl.SSLError) -> str:
+    """What to do about a certificate the controller refused, for the settings that refused it."""
+    pin = "or pin the remote's own certificate with fingerprint (its SHA-256: `pvenode cert info` on the node)"
+    if getattr(exc, "verify_code", None) == 62 or "hostname" in str(exc).lower() or "match" in str(exc).lower():
+        return (f"The certificate is not made out to {settings.api_host!r}: give api_host as a name or address the "
+                f"certificate names, {pin}")
+    if settings.ca_path:
+        return (f"The certificate is not signed by a CA in ca_path ({settings.ca_path}): give the remote's cluster CA "
+                f"(/etc/pve/pve-root-ca.pem on one of its nodes), {pin}")
+    return ("The certificate is not signed by a CA this controller trusts; a Proxmox VE node's own certificate is signed by "
+            f"its cluster's CA: give ca_path (that CA, /etc/pve/pve-root-ca.pem on a node), {pin}")
+
+
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
@@ -405,7 +418,7 @@ class HttpsPool:
         try:
             connection = await asyncio.wait_for(self._open(), settings.timeout)
         except ssl.SSLError as exc:
-            raise TlsError(f"TLS verification failed: {exc}. Give ca_path or fingerprint for a self-signed remote",
+            raise TlsError(f"TLS verification failed: {exc}. {tls_advice(settings, exc)}",
                            sent=False, **self._where(request)) from None
         except asyncio.TimeoutError:
             raise TransportError(f"cannot connect: no connection and TLS handshake within {settings.timeout:g} s",

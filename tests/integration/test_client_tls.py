@@ -27,8 +27,17 @@ def test_verified_with_the_ca_file(remotes):
 
 
 def test_refused_without_a_trusted_ca(remotes):
-    with pytest.raises(TlsError, match="TLS verification failed"):
+    with pytest.raises(TlsError, match="TLS verification failed") as refused:
         version(remotes[0])
+    assert "not signed by a CA this controller trusts" in str(refused.value) and "give ca_path" in str(refused.value)
+
+
+def test_a_wrong_ca_gets_its_own_advice(remotes):
+    # Another remote's certificate as the CA: a CA was given, and it is the wrong one.
+    with pytest.raises(TlsError) as refused:
+        version(remotes[0], ca_path=remotes[1].ca_path)
+    assert f"not signed by a CA in ca_path ({remotes[1].ca_path})" in str(refused.value)
+    assert "fingerprint" in str(refused.value)
 
 
 def test_pinned_fingerprint(remotes):
@@ -54,3 +63,5 @@ def test_a_refused_token_is_an_authentication_error(remotes):
     with pytest.raises(AuthenticationError) as raised:
         version(remotes[0], ca_path=remotes[0].ca_path, api_token_secret="not-the-secret")
     assert raised.value.status == 401 and "Authentication failed" in str(raised.value)
+    assert "check api_user, api_token_id and api_token_secret: the token root@pam!fleet must exist" in str(raised.value)
+    assert "not-the-secret" not in str(raised.value)
