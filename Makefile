@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: venv demo test lint sanity sanity-2.16 units ansible-test-copy docs-lint molecule clean
+.PHONY: venv demo test lint sanity sanity-2.16 units ansible-test-copy docs-lint importer molecule clean
 
 venv: $(STAMP) $(COLLECTIONS)/ansible_collections/pvefleet/sdn
 
@@ -25,14 +25,17 @@ $(COLLECTIONS)/ansible_collections/pvefleet/sdn:
 demo: venv
 	$(BIN)/python demo/run_demo.py
 
-# ansible-lint, ansible-test sanity (ansible-core 2.19 and 2.16) and units first, then every pytest
-# suite (unit, emulator, integration).
-test: lint sanity docs-lint sanity-2.16 units molecule
+# ansible-lint, ansible-test sanity (ansible-core 2.19 and 2.16) and units, the docs and Galaxy's
+# importer first, then every pytest suite (unit, emulator, integration, ecosystem).
+test: lint sanity docs-lint importer sanity-2.16 units molecule
 	$(BIN)/python -m pytest -m "not exhaustive"
 	$(BIN)/python -m pytest -m exhaustive -n 2
 
+# ansible-lint, production profile, from the collection root as Galaxy's importer runs it: every file
+# git knows of (.ansible-lint: what is left out, the changelog fragments taken as plain YAML), the
+# molecule scenario (extensions/molecule) and the docs' examples included.
 lint: venv
-	cd $(CURDIR) && $(BIN)/ansible-lint --offline roles playbooks demo docs/examples extensions
+	cd $(CURDIR) && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint --offline --profile production
 	rm -rf $(CURDIR)/.ansible
 
 # Plugin and role docs as the Ansible docsite renders them (markup, references, RST), and the
@@ -53,6 +56,31 @@ molecule: venv
 
 clean:
 	rm -rf $(VENV) .build
+
+# Galaxy's and Automation Hub's importer, galaxy-importer (its own venv, tests/importer/requirements.txt),
+# on the tarball `ansible-galaxy collection build` makes: the metadata, ansible-doc on every plugin and
+# role, the role's README, the changelog, ansible-lint (production profile, as the importer runs it,
+# without .ansible-lint, which the tarball leaves out). Local mode (tests/importer/galaxy-importer.cfg):
+# no ansible-test container, no network. Its WARNINGs do not fail an import; here any WARNING or ERROR
+# line fails the target: none is accepted. The log: .build/importer/importer.log.
+VENV_IMPORTER := $(CURDIR)/.build/venv-importer
+IMPORTER_DIR  := $(CURDIR)/.build/importer
+$(VENV_IMPORTER)/.installed: tests/importer/requirements.txt
+	rm -rf $(VENV_IMPORTER) && $(PYTHON) -m venv $(VENV_IMPORTER)
+	$(VENV_IMPORTER)/bin/python -m pip install --quiet -r tests/importer/requirements.txt
+	touch $@
+
+importer: $(VENV_IMPORTER)/.installed
+	rm -rf $(IMPORTER_DIR) && mkdir -p $(IMPORTER_DIR)/tmp $(IMPORTER_DIR)/ansible-tmp
+	$(VENV_IMPORTER)/bin/ansible-galaxy collection build --output-path $(IMPORTER_DIR) $(CURDIR)
+	cd $(IMPORTER_DIR) && env -u ANSIBLE_COLLECTIONS_PATH PATH=$(VENV_IMPORTER)/bin:$$PATH \
+		GALAXY_IMPORTER_CONFIG=$(CURDIR)/tests/importer/galaxy-importer.cfg \
+		GALAXY_IMPORTER_TMP_ROOT_DIR=$(IMPORTER_DIR)/tmp GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP=$(IMPORTER_DIR)/ansible-tmp \
+		$(VENV_IMPORTER)/bin/python -m galaxy_importer.main pvefleet-sdn-*.tar.gz > importer.log 2>&1; \
+		status=$$?; grep -v '^Loading ' importer.log; \
+		if [ $$status -ne 0 ] || grep -qE '^(WARNING|ERROR)' importer.log \
+			|| ! grep -q '^Importer processing completed successfully' importer.log; then \
+			echo "make importer: galaxy-importer failed or warned (.build/importer/importer.log)"; exit 1; fi
 
 # ansible-test needs the collection at ansible_collections/pvefleet/sdn: a copy of the tracked files,
 # shared by sanity, sanity-2.16 and units. Its venvs get pip from the stand-in, not from the internet.

@@ -116,11 +116,20 @@ EXAMPLES = r"""
         - name: Roll back and release every remote of the transaction
           pvefleet.sdn.sdn_lock:
             state: rolled_back
+          register: rollback
+        # A rescue that succeeds marks the play as successful: fail it, with the cause.
+        - name: Fail the play
+          ansible.builtin.fail:
+            msg: "the SDN transaction was rolled back: {{ rollback.msg }}"
 
 - name: Free a lock left by a client that died
-  pvefleet.sdn.sdn_lock:
-    state: released
-    force: true
+  hosts: remote002
+  gather_facts: false
+  tasks:
+    - name: Force-release the SDN lock, whoever holds it
+      pvefleet.sdn.sdn_lock:
+        state: released
+        force: true
 """
 
 RETURN = r"""

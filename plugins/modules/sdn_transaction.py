@@ -174,10 +174,14 @@ EXAMPLES = r"""
       run_once: true
 
 - name: Remove the vnet everywhere
-  pvefleet.sdn.sdn_transaction:
-    vnets:
-      - vnet: vnet1
-        state: absent
+  hosts: remotes
+  gather_facts: false
+  tasks:
+    - name: One transaction that removes the vnet from every remote
+      pvefleet.sdn.sdn_transaction:
+        vnets:
+          - vnet: vnet1
+            state: absent
 """
 
 RETURN = r"""
