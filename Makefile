@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: venv demo test lint sanity sanity-2.16 units ansible-test-copy docs-lint importer molecule clean
+.PHONY: venv demo test lint sanity sanity-2.16 units ansible-test-copy docs-lint importer docsite molecule clean
 
 venv: $(STAMP) $(COLLECTIONS)/ansible_collections/pvefleet/sdn
 
@@ -25,9 +25,9 @@ $(COLLECTIONS)/ansible_collections/pvefleet/sdn:
 demo: venv
 	$(BIN)/python demo/run_demo.py
 
-# ansible-lint, ansible-test sanity (ansible-core 2.19 and 2.16) and units, the docs and Galaxy's
-# importer first, then every pytest suite (unit, emulator, integration, ecosystem).
-test: lint sanity docs-lint importer sanity-2.16 units molecule
+# ansible-lint, ansible-test sanity (ansible-core 2.19 and 2.16) and units, the docs, Galaxy's importer
+# and the docsite build first, then every pytest suite (unit, emulator, integration, ecosystem).
+test: lint sanity docs-lint importer docsite sanity-2.16 units molecule
 	$(BIN)/python -m pytest -m "not exhaustive"
 	$(BIN)/python -m pytest -m exhaustive -n 2
 
@@ -38,11 +38,12 @@ lint: venv
 	cd $(CURDIR) && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint --offline --profile production
 	rm -rf $(CURDIR)/.ansible
 
-# Plugin and role docs as the Ansible docsite renders them (markup, references, RST), and the
-# changelog fragments (every change adds one: CONTRIBUTING.md).
+# Plugin and role docs as the Ansible docsite renders them (markup, references, RST), the guide
+# (docs/docsite: extra-docs.yml, links.yml, rst/*.rst: RST, labels, toctrees, and its references to
+# plugins and options), and the changelog fragments (every change adds one: CONTRIBUTING.md).
 docs-lint: venv
 	cd $(CURDIR) && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs \
-		--validate-collection-refs=all --disallow-unknown-collection-refs $(CURDIR)
+		--check-extra-docs-refs --validate-collection-refs=all --disallow-unknown-collection-refs $(CURDIR)
 	cd $(CURDIR) && $(BIN)/antsibull-changelog lint
 	cd $(CURDIR) && test ! -f changelogs/changelog.yaml || \
 		$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
@@ -81,6 +82,31 @@ importer: $(VENV_IMPORTER)/.installed
 		if [ $$status -ne 0 ] || grep -qE '^(WARNING|ERROR)' importer.log \
 			|| ! grep -q '^Importer processing completed successfully' importer.log; then \
 			echo "make importer: galaxy-importer failed or warned (.build/importer/importer.log)"; exit 1; fi
+
+# The collection's docsite as the Ansible documentation site builds it: the tarball installed, then
+# `antsibull-docs sphinx-init` and the build it sets up (antsibull-docs collection, sphinx-build -W:
+# any warning fails), in its own venv (tests/docsite/requirements.txt). Offline: intersphinx is off,
+# and tests/docsite/ansible-docsite-labels.rst stands in for the few labels of docs.ansible.com the
+# generated pages refer to. A plugin or role whose docs antsibull-docs could not render fails it too.
+# The site: .build/docsite/site/build/html.
+VENV_DOCSITE := $(CURDIR)/.build/venv-docsite
+DOCSITE_DIR  := $(CURDIR)/.build/docsite
+$(VENV_DOCSITE)/.installed: tests/docsite/requirements.txt
+	rm -rf $(VENV_DOCSITE) && $(PYTHON) -m venv $(VENV_DOCSITE)
+	$(VENV_DOCSITE)/bin/python -m pip install --quiet -r tests/docsite/requirements.txt
+	touch $@
+
+docsite: $(VENV_DOCSITE)/.installed
+	rm -rf $(DOCSITE_DIR) && mkdir -p $(DOCSITE_DIR)/site/rst
+	$(VENV_DOCSITE)/bin/ansible-galaxy collection build --output-path $(DOCSITE_DIR) $(CURDIR)
+	cd $(DOCSITE_DIR) && export PATH=$(VENV_DOCSITE)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(DOCSITE_DIR)/collections && \
+		ansible-galaxy collection install --offline -p $(DOCSITE_DIR)/collections pvefleet-sdn-*.tar.gz && \
+		cd site && antsibull-docs sphinx-init --use-current --dest-dir . pvefleet.sdn && chmod og-w rst && \
+		antsibull-docs --config-file antsibull-docs.cfg collection --cleanup everything --use-current \
+			--dest-dir rst pvefleet.sdn && \
+		cp $(CURDIR)/tests/docsite/ansible-docsite-labels.rst rst/ && \
+		! grep -rl 'The errors were:' rst && \
+		sphinx-build -M html rst build -c . -W --keep-going -q -D extensions=sphinx.ext.autodoc,sphinx_antsibull_ext
 
 # ansible-test needs the collection at ansible_collections/pvefleet/sdn: a copy of the tracked files,
 # shared by sanity, sanity-2.16 and units. Its venvs get pip from the stand-in, not from the internet.

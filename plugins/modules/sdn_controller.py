@@ -73,7 +73,10 @@ extends_documentation_fragment:
   - pvefleet.sdn.attributes
   - pvefleet.sdn.attributes.idempotent
 notes:
-  - Privileges - C(SDN.Audit) on C(/sdn/controllers/<controller>) to read the controller; C(SDN.Allocate) on C(/sdn/controllers) to create, change or remove it. See the collection's guide, docs/guide/privileges.md, for a least-privilege role and tokens.
+  - Privileges - C(SDN.Audit) on C(/sdn/controllers/<controller>) to read the controller; C(SDN.Allocate) on
+    C(/sdn/controllers) to create, change or remove it. See the collection's guide,
+    R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges) (docs/docsite/rst/privileges.rst), for a
+    least-privilege role and tokens.
 seealso:
   - module: pvefleet.sdn.sdn_lock
   - module: pvefleet.sdn.sdn_apply

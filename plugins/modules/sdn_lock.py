@@ -84,7 +84,11 @@ attributes:
     description: There is nothing to diff.
     support: none
 notes:
-  - Privileges - C(SDN.Allocate) on C(/sdn) for every state (Proxmox VE checks the lock, its release and the rollback there); check mode's probe of the lock needs it too, and reports the lock V(unknown) without it. The preflight of V(locked) checks the token has it on every remote before any lock is taken. See the collection's guide, docs/guide/privileges.md, for a least-privilege role and tokens.
+  - Privileges - C(SDN.Allocate) on C(/sdn) for every state (Proxmox VE checks the lock, its release and the rollback
+    there); check mode's probe of the lock needs it too, and reports the lock V(unknown) without it. The preflight of
+    V(locked) checks the token has it on every remote before any lock is taken. See the collection's guide,
+    R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges) (docs/docsite/rst/privileges.rst), for a
+    least-privilege role and tokens.
   - Proxmox VE does not release the lock on rollback or apply unless told to; this collection always asks it to.
   - Proxmox VE accepts any token while no lock is held, so a lock force-released under a transaction is not noticed by
     its writes; M(pvefleet.sdn.sdn_apply) checks every lock of the transaction before any remote applies.

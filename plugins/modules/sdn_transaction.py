@@ -131,14 +131,21 @@ attributes:
     description: A second run with the same options changes nothing and applies nothing.
     support: full
 notes:
-  - Privileges - C(SDN.Allocate) on C(/sdn) (lock, apply, rollback), C(SDN.Audit) there for O(check_nodes), and C(SDN.Allocate) on the path of each write (C(/sdn/zones) to create a zone, C(/sdn/zones/<zone>) to change one or to create a vnet in it, C(/sdn/zones/<zone>/<vnet>) for a vnet's changes and its subnets, C(/sdn/controllers) for controllers). Its preflight asks each remote for the token's own privileges and fails, before any lock, naming the remote, the privilege and the path; in a C(--check) run that is a warning, and check mode otherwise works with an audit token (C(PVEAuditor)). See the collection's guide, docs/guide/privileges.md, for a least-privilege role and tokens.
+  - Privileges - C(SDN.Allocate) on C(/sdn) (lock, apply, rollback), C(SDN.Audit) there for O(check_nodes), and
+    C(SDN.Allocate) on the path of each write (C(/sdn/zones) to create a zone, C(/sdn/zones/<zone>) to change one or to
+    create a vnet in it, C(/sdn/zones/<zone>/<vnet>) for a vnet's changes and its subnets, C(/sdn/controllers) for
+    controllers). Its preflight asks each remote for the token's own privileges and fails, before any lock, naming the
+    remote, the privilege and the path; in a C(--check) run that is a warning, and check mode otherwise works with an
+    audit token (C(PVEAuditor)). See the collection's guide,
+    R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges) (docs/docsite/rst/privileges.rst), for a
+    least-privilege role and tokens.
   - Do not use C(serial) on the play; the task refuses to run on one batch of a split play.
   - The task fails when any remote failed; the result still lists every remote.
 seealso:
   - module: pvefleet.sdn.sdn_lock
   - name: The role pvefleet.sdn.sdn_transaction
     description: The same guarantees, task by task.
-    link: https://example.invalid/pvefleet/sdn/roles/sdn_transaction
+    link: https://github.com/pvefleet/sdn/blob/main/roles/sdn_transaction/README.md
 """
 
 EXAMPLES = r"""
