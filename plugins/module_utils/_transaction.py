@@ -245,13 +245,11 @@ class FleetTransaction:
             self._flush()
 
     async def _transact_phases(self) -> None:
-        await self._lock_all()
-        if not self.abort.is_set():
-            await self._phase("change", self._change_one, self._holding(), stop_on_abort=True)
+        await self._prepare_all()
         if self.abort.is_set():
             await self._unwind_all()
             return
-        await self._verify_and_apply(unwind=True)
+        await self._apply_all()
 
     async def _verify_and_apply(self, unwind: bool) -> None:
         await self._phase("verify", steps.verify, self._holding())
@@ -259,6 +257,9 @@ class FleetTransaction:
             if unwind:
                 await self._unwind_all()
             return
+        await self._apply_all()
+
+    async def _apply_all(self) -> None:
         # The apply phase takes a slot only for its requests (see steps.apply): a reload is waited
         # for without one, so every remote's reload runs at once whatever `concurrency` is.
         await self._phase("apply", self._apply_one, self._holding(), slot=False)
@@ -267,11 +268,15 @@ class FleetTransaction:
         """Stop before applying: the remotes locked so far are rolled back and released."""
         self._fail(reason)
 
-    async def _lock_all(self) -> None:
-        """The first remote of the fixed order alone, then the others at once: two transactions over
-        the same remotes started together meet at the first, and exactly one of them goes on. With
-        lock_wait, a transaction that meets another's lock lets go of all it took and tries again
-        until lock_wait has passed (never holding some while waiting for others: no deadlock)."""
+    async def _prepare_all(self) -> None:
+        """Lock, change and verify every remote. The first remote of the fixed order is locked alone,
+        then every remote flows through lock, change and lock check on its own, with no barrier
+        between the steps (the one barrier a transaction needs is before the first apply: every
+        change made and every lock still ours), so that no remote's connections wait idle for the
+        slowest of the fleet. Two transactions over the same remotes started together meet at the
+        first remote, and exactly one of them goes on. With lock_wait, a transaction that meets
+        another's lock lets go of all it took and tries again until lock_wait has passed (never
+        holding some locks while waiting for others: no deadlock)."""
         deadline = time.monotonic() + self.lock_wait
         while True:
             # Every remote is "locking" on disk before any lock request leaves: a run killed now
@@ -281,7 +286,7 @@ class FleetTransaction:
                 remote.enter(Phase.LOCKING)
             self._flush()
             await self._phase("lock", self._lock_one, self.remotes[:1], stop_on_abort=True)
-            await self._phase("lock", self._lock_one, self.remotes[1:], stop_on_abort=True)
+            await self._phase("prepare", self._prepare_one, self.remotes, stop_on_abort=True)
             for remote in self.remotes:
                 if remote.phase == Phase.LOCKING and remote.token is None and not remote.error:
                     remote.enter(Phase.NOT_LOCKED)  # never tried: a lock elsewhere failed first
@@ -366,6 +371,14 @@ class FleetTransaction:
             needed.add(privileges.for_change(obj.kind, result["action"], str(obj.options.get(obj.kind)),
                                              zone=zone, vnet=obj.options.get("vnet")))
         return needed - {None}
+
+    async def _prepare_one(self, remote: Remote) -> None:
+        if remote.token is None:
+            await self._lock_one(remote)
+        if not self.abort.is_set():
+            await self._change_one(remote)
+        if not self.abort.is_set():
+            await steps.verify(remote)
 
     async def _lock_one(self, remote: Remote) -> None:
         try:

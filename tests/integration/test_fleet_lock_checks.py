@@ -66,6 +66,33 @@ def on_phase(phase: str, wanted: dict, action):
     return progress
 
 
+class AfterRequest:
+    """A client factory for FleetTransaction: on `host`'s client, run `action` once, right after
+    the first request whose method and path end as given has been answered."""
+
+    def __init__(self, host: str, method: str, path_end: str, action):
+        self.host, self.method, self.path_end, self.action = host, method, path_end, action
+        self.fired: list[str] = []
+
+    def __call__(self, settings, identity=None):
+        from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import fleet_client
+
+        client = fleet_client(settings, identity)
+        if settings.remote != self.host:
+            return client
+        original = client.request
+
+        async def request(method, path, **kwargs):
+            answer = await original(method, path, **kwargs)
+            if not self.fired and method == self.method and path.endswith(self.path_end):
+                self.fired.append(path)
+                self.action()
+            return answer
+
+        client.request = request
+        return client
+
+
 def run(tx: FleetTransaction) -> dict:
     return asyncio.run(tx.run())
 
@@ -86,20 +113,18 @@ def assert_ours_pending_not_applied(info) -> dict:
 
 def test_lock_force_released_after_the_changes_rolls_back_the_others(remotes, tmp_path):
     journal = Journal(tmp_path / "locklost.json")
-    tx = None
-
-    def release_middle() -> None:
-        middle_of(tx, remotes).control.release_lock()
-
-    progress = on_phase("change", {"changed": 3}, release_middle)
-    tx = transaction(remotes, journal=journal, progress=progress)
+    middle = sorted(remotes, key=lambda info: info.host)[1]
+    # Someone force-releases the middle remote's lock right after its last write, before its check.
+    hook = AfterRequest(middle.name, "POST", "/vnets", middle.control.release_lock)
+    tx = transaction(remotes, journal=journal, client_factory=hook)
     journal.join_many(RunId.current(), {r.host: r.settings.public_fields() for r in tx.remotes})
     lost = middle_of(tx, remotes)
+    assert lost.name == middle.name
     others = [info for info in remotes if info.name != lost.name]
 
     report = run(tx)
 
-    assert progress.fired == [{"changed": 3}]
+    assert hook.fired == ["/cluster/sdn/vnets"]
     assert report["ok"] is False
     assert "no longer held by this transaction" in report["aborted"]
     assert report["counts"] == {"lock_lost": 1, "rolled_back": 2}
@@ -116,7 +141,7 @@ def test_lock_force_released_after_the_changes_rolls_back_the_others(remotes, tm
         assert reports[info.name]["phase"] == "rolled_back", reports[info.name]
         assert reports[info.name]["unwind"] == {"state": "rolled_back", "ok": True}
         assert "apply" not in reports[info.name]
-    assert set(report["timings"]) == {"preflight", "lock", "change", "verify", "rollback"}  # no apply phase
+    assert set(report["timings"]) == {"preflight", "lock", "prepare", "rollback"}  # no apply phase
 
     # The others: no lock, nothing pending, nothing applied.
     assert_clean(others, applied=False)
@@ -145,7 +170,7 @@ def test_lock_taken_over_by_another_client_fails_the_apply_there_only(remotes):
         control.release_lock()
         other_token.append(control.hold_lock())
 
-    progress = on_phase("change", {"changed": 3}, take_over_middle)
+    progress = on_phase("prepare", {"changed": 3}, take_over_middle)
     tx = transaction(remotes, progress=progress)
     taken = middle_of(tx, remotes)
     others = [info for info in remotes if info.name != taken.name]
@@ -187,7 +212,7 @@ def test_nothing_to_apply_means_no_lock_check(remotes):
     def release_middle() -> None:
         middle_of(tx, remotes).control.release_lock()
 
-    progress = on_phase("change", {"locked": 3}, release_middle)
+    progress = on_phase("prepare", {"locked": 3}, release_middle)
     tx = transaction(remotes, progress=progress)
     released = middle_of(tx, remotes)
     again = run(tx)
@@ -211,17 +236,14 @@ def test_allow_pending_with_nothing_written_still_checks_the_lock(remotes):
     first = run(transaction(remotes))
     assert first["ok"], first
 
-    tx = None
-
-    def release_middle() -> None:
-        middle_of(tx, remotes).control.release_lock()
-
-    progress = on_phase("change", {"locked": 3}, release_middle)
-    tx = transaction(remotes, allow_pending=True, progress=progress)
+    middle = sorted(remotes, key=lambda info: info.host)[1]
+    # Released right after the middle remote's lock was taken: nothing is written, the check must see it.
+    hook = AfterRequest(middle.name, "POST", "/cluster/sdn/lock", middle.control.release_lock)
+    tx = transaction(remotes, allow_pending=True, client_factory=hook)
     lost = middle_of(tx, remotes)
     again = run(tx)
 
-    assert progress.fired
+    assert hook.fired
     assert again["ok"] is False
     # Nothing written, and allow_pending: released, not rolled back (a rollback would drop others' pending changes).
     assert again["counts"] == {"lock_lost": 1, "released": 2}
