@@ -122,7 +122,9 @@ attributes:
     description: Takes no lock and changes nothing; reports per remote what would change.
     support: full
   diff_mode:
-    description: Each remote's object results carry the before and after of every object.
+    description:
+      - With C(--diff), RV(diff) lists the before and after of every object that changes, on every remote, and
+        Ansible shows them; each remote's object results carry them too.
     support: full
   bypass_host_loop:
     description: Runs once for all the hosts of the play batch.
@@ -131,6 +133,10 @@ attributes:
     description: A second run with the same options changes nothing and applies nothing.
     support: full
 notes:
+  - One task can only fail the host it ran on (the first of the play), whatever remote failed; so that the play recap
+    and AWX's host summary name the remotes that did not succeed, run it with C(run_once) (which registers its
+    result on every host) and C(failed_when) false, and fail each host from RV(remotes) in the next task, as the
+    collection's example C(docs/examples/transaction_fleet.yml) does.
   - Privileges - C(SDN.Allocate) on C(/sdn) (lock, apply, rollback), C(SDN.Audit) there for O(check_nodes), and
     C(SDN.Allocate) on the path of each write (C(/sdn/zones) to create a zone, C(/sdn/zones/<zone>) to change one or to
     create a vnet in it, C(/sdn/zones/<zone>/<vnet>) for a vnet's changes and its subnets, C(/sdn/controllers) for
@@ -196,6 +202,28 @@ ok:
   description: Whether every remote succeeded.
   returned: always
   type: bool
+remotes:
+  description:
+    - Per remote (inventory host), a short outcome - C(ok), C(phase), C(changed), C(remote) (its address), and
+      where they apply C(error) and C(recovery) - for a per-host task to report each remote as Ansible's own.
+  returned: always
+  type: dict
+  sample: {remote001: {ok: true, phase: applied, changed: true, remote: "192.0.2.10:8006"}}
+diff:
+  description: With C(--diff), the before and after of every object that changes, one entry per remote and object.
+  returned: in diff mode
+  type: list
+  elements: dict
+missing_privileges:
+  description: Per remote, the privileges its API token lacks for this change (C(SDN.Allocate on /sdn), ...).
+  returned: always
+  type: dict
+report_file:
+  description:
+    - When the per-object detail of every remote is large (over 64 KiB), the file beside the journal that holds it
+      (mode 0600); C(failed_remotes) and C(succeeded_remotes) then leave out C(objects).
+  returned: when the detail is large
+  type: str
 counts:
   description:
     - How many remotes ended in each phase - V(applied), V(unchanged), V(checked) (check mode), V(rolled_back),
