@@ -41,8 +41,10 @@ lint: venv
 # Plugin and role docs as the Ansible docsite renders them (markup, references, RST), the guide
 # (docs/docsite: extra-docs.yml, links.yml, rst/*.rst: RST, labels, toctrees, and its references to
 # plugins and options), and the changelog fragments (every change adds one: CONTRIBUTING.md).
+# Without ANSIBLE_COLLECTIONS_PATH: the linter lints its own copy of the collection, and a second one
+# on that path (the checkout's symlink) would give it wrong file paths (the edit-on-GitHub links).
 docs-lint: venv
-	cd $(CURDIR) && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs \
+	cd $(CURDIR) && env -u ANSIBLE_COLLECTIONS_PATH PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs \
 		--check-extra-docs-refs --validate-collection-refs=all --disallow-unknown-collection-refs $(CURDIR)
 	cd $(CURDIR) && $(BIN)/antsibull-changelog lint
 	cd $(CURDIR) && test ! -f changelogs/changelog.yaml || \
