@@ -154,7 +154,7 @@ class ActionModule(TransactionAction):
         for every remote of the transaction, what became of it and which host did it."""
         journal = self.journal(args)
         record = journal.read()
-        owner, run = record.get("run"), RunId.current()
+        owner, run = record.get("run") or {}, RunId.current()
         foreign = bool(owner) and owner != run.as_dict()
         # A run of another controller (an earlier AWX job's container) cannot be checked from here:
         # force says it is gone. A live run of this controller is never taken over.

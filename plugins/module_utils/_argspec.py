@@ -5,10 +5,12 @@ One dict per concern, each mirrored by a doc fragment (plugins/doc_fragments/).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ansible.module_utils.basic import env_fallback
 
 # How to reach one remote. Environment names follow the community Proxmox modules.
-CONNECTION = dict(
+CONNECTION: dict[str, dict[str, Any]] = dict(
     api_host=dict(type="str", fallback=(env_fallback, ["PROXMOX_HOST"])),
     api_port=dict(type="int", fallback=(env_fallback, ["PROXMOX_PORT"])),
     api_user=dict(type="str", fallback=(env_fallback, ["PROXMOX_USER"])),

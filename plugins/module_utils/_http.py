@@ -231,7 +231,7 @@ class _Connection(asyncio.Protocol):
             self.transport.write(data)
 
     def peer_certificate(self) -> bytes:
-        return self._tls.getpeercert(binary_form=True)  # kept in the session when it is resumed
+        return self._tls.getpeercert(binary_form=True) or b""  # kept in the session when it is resumed
 
     def resumable_session(self) -> Optional[ssl.SSLSession]:
         """The TLS session, once the remote has sent a ticket to resume it with (TLS 1.3 sends
@@ -289,7 +289,7 @@ class _Connection(asyncio.Protocol):
     def open(self) -> bool:
         """Still usable: EOF and close_notify close the connection as they come, and a reset
         closes the transport."""
-        return not self.closed and not self.transport.is_closing()
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
 
     async def exchange(self, data: bytes, timeout: float) -> tuple[HttpResponse, bool]:
         """Send one request and wait for its whole answer: (response, whether to keep the
@@ -444,9 +444,10 @@ class HttpsPool:
 
     async def _open(self) -> _Connection:
         """A TCP connection with the TLS handshake done (not yet the pin check)."""
-        settings, loop = self.settings, asyncio.get_running_loop()
+        settings, loop, context = self.settings, asyncio.get_running_loop(), self._tls
+        assert context is not None  # made by _connect before the first connection
         _transport, connection = await loop.create_connection(
-            lambda: _Connection(self._tls, settings.api_host, self._session), settings.api_host, settings.api_port)
+            lambda: _Connection(context, settings.api_host, self._session), settings.api_host, settings.api_port)
         try:
             await connection.handshake
         except BaseException:

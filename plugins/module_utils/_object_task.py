@@ -7,7 +7,8 @@ named, rather than as a 500 from inside PVE's lock.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any, Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
@@ -20,7 +21,6 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
     plan,
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import LiveReader
-
 
 # Kinds whose `type` picks the model: a create must name it (an update takes it from the remote).
 _TYPED = frozenset({"zone", "controller"})
@@ -104,7 +104,7 @@ def _missing_reference(kind: ResourceKind, given: Mapping[str, Any], current, as
     it (`assume_created`), so the result says what would happen; otherwise PVE would fail without
     a clear message.
     """
-    referenced = kind.referenced
+    referenced = str(kind.referenced)  # only kinds that refer to another have missing references
     missing = given[referenced]
     if not assume_created:
         raise InvalidInput({referenced: f"{referenced} {missing!r} does not exist on the remote "

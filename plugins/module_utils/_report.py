@@ -29,7 +29,7 @@ class ProgressReporter:
         self.clock = clock or time.monotonic
         self._last_line = ""
         self._last_time = float("-inf")
-        self._last_tenth = (None, -1)
+        self._last_tenth: tuple[str, int] = ("", -1)
 
     def __call__(self, phase: str, counts: dict, *, done: int, of: int, elapsed: float, tick: bool = False) -> None:
         now = self.clock()

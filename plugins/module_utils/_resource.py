@@ -204,7 +204,7 @@ def complete_from_current(options: Mapping[str, Any], current: Optional[RemoteOb
     if current is None:
         return given
     model = current.model
-    current_type = getattr(model, "type")
+    current_type = getattr(model, "type")  # noqa: B009 - every model declares it, their base does not
     given.setdefault("type", current_type)
     if given["type"] != current_type:
         return given

@@ -127,7 +127,7 @@ async def verify(remote: Remote) -> None:
     elif remote.allow_pending:
         # Nothing written: whether to apply depends on what else is pending, and the token is
         # checked with a write that cannot succeed.
-        held = await session.holds(remote.token)
+        held = await session.holds(remote.token or "")
         remote.pending = await pending_objects(remote.client) if held else []
     else:
         return  # nothing to apply: the lock is only released, whoever holds it now
@@ -158,7 +158,7 @@ async def apply(remote: Remote, *, timeout: float, check_nodes: bool = True, pac
         await _apply_not_answered(remote, exc)
         return
     try:
-        upid = Upid.parse(answer)
+        upid = Upid.parse(answer if isinstance(answer, str) else repr(answer))
     except PveFleetError:
         remote.enter(Phase.APPLY_UNKNOWN, token=None, error=f"the apply answered {answer!r}, which is not a task ID",
                      recovery=check_reload_hint("<the newest reloadnetworkall task>", "<node>"))

@@ -100,7 +100,7 @@ class TaskFollower:
         intervals = self._intervals(ceiling) if close else _doubling(PATIENT_FIRST, PATIENT_MAX)
         # A patient poller's task cannot have ended within a round trip of its start: its first
         # poll waits too (for a scout's news, or its first interval).
-        if not close and await self._sleep_patiently(pace, next(intervals), started):
+        if not close and pace is not None and await self._sleep_patiently(pace, next(intervals), started):
             close, intervals = True, self._intervals(ceiling)
         while True:
             status = await self.client.get(path + "/status")

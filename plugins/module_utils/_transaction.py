@@ -368,9 +368,11 @@ class FleetTransaction:
             zone = obj.options.get("zone") or (diff.get("after") or {}).get("zone") or (diff.get("before") or {}).get("zone")
             if obj.kind == "subnet":
                 zone = str(result.get("id") or "").split("-", 1)[0]  # a subnet's ID is <zone>-<network>-<prefix>
-            needed.add(privileges.for_change(obj.kind, result["action"], str(obj.options.get(obj.kind)),
-                                             zone=zone, vnet=obj.options.get("vnet")))
-        return needed - {None}
+            write = privileges.for_change(obj.kind, result["action"], str(obj.options.get(obj.kind)),
+                                          zone=zone, vnet=obj.options.get("vnet"))
+            if write is not None:
+                needed.add(write)
+        return needed
 
     async def _prepare_one(self, remote: Remote) -> None:
         if remote.token is None:

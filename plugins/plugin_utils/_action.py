@@ -81,8 +81,7 @@ class SdnAction(ActionBase):
     def check_settings_derivable(self, args: dict) -> None:
         """Refuse, before any lock, a task whose connection options cannot be worked out for the
         other hosts of its transaction."""
-        self.connection_for(args)
-        self._host_settings.check_derivable()
+        self.host_settings(args).check_derivable()
 
 
 def _plain_validation_message(message: str, task_args: dict, spec: dict) -> str:

@@ -16,6 +16,7 @@ the other hosts cannot be known for sure, and the caller is refused, naming the 
 from __future__ import annotations
 
 import os
+from typing import Any, Optional
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.parsing.mod_args import ModuleArgsParser
@@ -45,7 +46,7 @@ class HostSettings:
         self.task_vars = task_vars
         self.per_host = tuple(per_host)
         self.host = task_vars.get("inventory_hostname", "localhost")
-        self._raw = None  # the task's connection arguments untemplated, once needed
+        self._raw: Optional[dict] = None  # the task's connection arguments untemplated, once needed
         self._templates: dict[str, dict] = {}  # host -> its templated arguments
         self._checked = False
 
@@ -112,7 +113,7 @@ class HostSettings:
         task = self.action._task
         manager = getattr(task, "_variable_manager", None)
         inventory_host = manager._inventory.get_host(host) if manager is not None else None
-        if inventory_host is None:
+        if manager is None or inventory_host is None:
             raise InvalidInput({"connection": f"the settings of {host} cannot be worked out from here ({FIX})"})
         variables = manager.get_vars(play=task._parent._play, host=inventory_host, task=task,
                                      _hosts=self.task_vars.get("ansible_play_hosts"),
@@ -207,16 +208,18 @@ def _converted(name: str, value, host: str):
     return _convert(name, _plain(value), "option", host) if name in CONNECTION else _plain(value)
 
 
-def _shown(name: str, value) -> str:
-    return "(a secret)" if (CONNECTION.get(name) or {}).get("no_log") else repr(value)
+def _shown(name: str, value: Any) -> str:
+    spec = CONNECTION.get(name) or {}
+    return "(a secret)" if spec.get("no_log") else repr(value)
 
 
-def _convert(name: str, value, source: str, host: str):
+def _convert(name: str, value: Any, source: str, host: str) -> Any:
     """A value from a variable or a template, converted as the argument spec converts options:
     strictly (`"false"` is false, `"maybe"` an error naming its source)."""
     if value is None:
         return None
-    kind = CONNECTION[name].get("type", "str")
+    spec = CONNECTION[name]
+    kind = spec.get("type", "str")
     try:
         if kind == "bool":
             return boolean(value, strict=True)
@@ -229,7 +232,7 @@ def _convert(name: str, value, source: str, host: str):
                 raise ValueError
             return float(value)
     except (TypeError, ValueError):
-        shown = "(a secret)" if CONNECTION[name].get("no_log") else repr(value)
+        shown = "(a secret)" if spec.get("no_log") else repr(value)
         raise InvalidInput({name: f"{source} of {host} is {shown}, not a valid {kind}"}) from None
     text = str(value)
     return os.path.expanduser(text) if kind == "path" else text
@@ -242,7 +245,8 @@ def _from_environment(name: str):
     PROXMOX_VALIDATE_CERTS must not turn TLS verification off. A value that does not convert is
     an error naming the variable, before any request.
     """
-    fallback = CONNECTION[name].get("fallback")
+    spec = CONNECTION[name]
+    fallback = spec.get("fallback")
     if not fallback:
         return None
     for variable in fallback[1]:

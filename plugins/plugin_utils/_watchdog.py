@@ -178,11 +178,15 @@ async def _roll_back_left(journal: Journal, run: RunId, remotes: dict[str, dict]
         return
     claimed = []
     me = RunId.this_process()
+
+    def pen(remote: Remote, _fields: dict) -> None:
+        journal.update(remote.host, **remote.record())
+
     for host, settings in remotes.items():
         entry = journal.claim(host, ACTIVE - {Phase.ROLLING_BACK}, Phase.ROLLING_BACK, claimer=me)
         if entry is not None:
             remote = Remote.from_entry(host, ConnectionSettings(**settings), entry, by="watchdog")
-            remote.on_change = lambda r, _fields: journal.update(r.host, **r.record())
+            remote.on_change = pen
             claimed.append(remote)
 
     async def unwind(remote: Remote) -> None:

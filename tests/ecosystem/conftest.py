@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from ecosystem_support import build_and_install
+
 from pvefleet_emulator.testing import EmulatorProcess
 
 REMOTES = ("remote001", "remote002", "remote003")

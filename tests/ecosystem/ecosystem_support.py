@@ -9,9 +9,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import yaml
 
@@ -211,8 +212,8 @@ def awx_validate(credential_type: dict) -> None:
             setattr(tower.filename, label, f"/tmp/EXAMPLE-{label}")
     namespace["tower"] = tower
     sandbox = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
-    for kind, templates in injectors.items():
-        for key, template in _leaves(templates):
+    for templates in injectors.values():
+        for _key, template in _leaves(templates):
             sandbox.from_string(template).render(**namespace)
 
 

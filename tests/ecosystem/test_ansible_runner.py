@@ -7,9 +7,7 @@ import os
 import tarfile
 
 import pytest
-
-from ecosystem_support import (CHECKOUT_COLLECTIONS, GALAXY, REPO, clean_os_environ, galaxy, job_env, run_job,
-                               watchdog_running)
+from ecosystem_support import CHECKOUT_COLLECTIONS, GALAXY, REPO, clean_os_environ, galaxy, job_env, run_job, watchdog_running
 
 pytestmark = pytest.mark.ecosystem
 

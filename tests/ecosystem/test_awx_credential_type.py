@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ecosystem_support import REPO, CredentialType, awx_inject, awx_validate, clean_os_environ, job_env, run_job
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, JOURNAL
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._host_settings import HOSTVAR_PREFIX, HostSettings
-from ecosystem_support import REPO, CredentialType, awx_inject, awx_validate, clean_os_environ, job_env, run_job
 
 pytestmark = pytest.mark.ecosystem
 

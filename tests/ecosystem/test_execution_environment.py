@@ -9,11 +9,10 @@ import subprocess
 
 import pytest
 import yaml
+from ecosystem_support import BIN, GALAXY, REPO, TARBALL_NAME, clean_env
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-
-from ecosystem_support import BIN, GALAXY, REPO, TARBALL_NAME, clean_env
 
 pytestmark = pytest.mark.ecosystem
 

@@ -18,14 +18,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 import pytest
-
 from inprocess import Step, run_block
-from pvefleet_emulator.testing import EmulatorProcess
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _http
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal, RunId
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import DesiredObject, FleetTransaction, Remote
+from pvefleet_emulator.testing import EmulatorProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.exhaustive]
 

@@ -6,7 +6,6 @@ import os
 import subprocess
 
 import yaml
-
 from playbook import BIN, REPO, run_playbook
 
 

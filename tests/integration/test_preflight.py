@@ -7,7 +7,6 @@ import threading
 
 import pytest
 import yaml
-
 from playbook import BIN, REPO, run_playbook
 from test_transaction import CONTROLLERS, ZONES, assert_clean, assert_unlocked_and_empty, fleet_play, role_play
 

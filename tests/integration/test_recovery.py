@@ -9,7 +9,6 @@ import threading
 import time
 
 import yaml
-
 from playbook import BIN, REPO, run_playbook
 from test_transaction import EMPTY, assert_clean, assert_unlocked_and_empty, fleet_play, role_play
 
@@ -101,7 +100,7 @@ def test_recovery_playbook_restores_what_a_killed_run_left(remotes, inventory, t
 
 
 def test_recovery_without_the_journal_needs_force(remotes, inventory, tmp_path):
-    journal_dir = killed_mid_transaction(remotes, inventory, tmp_path)
+    killed_mid_transaction(remotes, inventory, tmp_path)  # its journal is not where this recovery looks
     empty_journal = tmp_path / "elsewhere"
     env = {"PVEFLEET_SDN_JOURNAL_DIR": str(empty_journal)}
 

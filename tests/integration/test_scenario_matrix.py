@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from playbook import BIN, REPO, run_playbook
+
 from pvefleet_emulator.testing import EmulatorProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.exhaustive]

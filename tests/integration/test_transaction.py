@@ -8,7 +8,6 @@ import time
 
 import pytest
 import yaml
-
 from conftest import secrets_of
 from playbook import BIN, REPO, run_playbook
 

@@ -53,7 +53,7 @@ def _sort_key(item: Any) -> str:
 
 def check_same_type(desired: SdnObject, current: SdnObject) -> None:
     """PVE cannot change an object's type (pve-sdn-objects.md §0): say so before trying."""
-    if getattr(desired, "type") != getattr(current, "type"):
+    if getattr(desired, "type") != getattr(current, "type"):  # noqa: B009 - declared by every model, not their base
         kind = desired.ID_FIELD
         raise InvalidInput({"type": (
             f"{kind} {current.object_id!r} exists as {with_article(current.LABEL)}; PVE cannot "

@@ -127,7 +127,7 @@ def parse_controller(options: Mapping[str, Any]) -> ControllerModel:
         raise invalid_input(error, label="controller", tagged=_LABELS) from None
 
 
-def controller_from_wire(data: Mapping[str, Any]) -> ControllerModel:
+def controller_from_wire(data: Mapping[str, Any]) -> _Controller:
     controller_type = data.get("type")
     model = CONTROLLER_TYPES.get(str(controller_type))
     if model is None:

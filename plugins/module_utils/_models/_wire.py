@@ -42,7 +42,7 @@ def option_name(key: str) -> str:
 def is_remote(info: Any) -> bool:
     """Whether a validator runs on data read from PVE (see REMOTE)."""
     context = getattr(info, "context", None)
-    return bool(context) and context.get("source") == REMOTE["source"]
+    return context is not None and context.get("source") == REMOTE["source"]
 
 
 class RuleViolation(ValueError):

@@ -183,7 +183,7 @@ def parse_zone(options: Mapping[str, Any]) -> ZoneModel:
         raise invalid_input(error, label="zone", tagged=_LABELS) from None
 
 
-def zone_from_wire(data: Mapping[str, Any]) -> ZoneModel:
+def zone_from_wire(data: Mapping[str, Any]) -> _Zone:
     """A zone from a PVE GET item (any view, after the pending view was merged)."""
     zone_type = data.get("type")
     model = ZONE_TYPES.get(str(zone_type))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from ansible import constants as C
 from ansible.errors import AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
-from ansible import constants as C
 from ansible.plugins.loader import fragment_loader
 from ansible.utils.plugin_docs import add_fragments
 

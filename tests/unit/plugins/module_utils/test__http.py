@@ -12,8 +12,9 @@ import socket
 import ssl
 import struct
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable, Optional
+from typing import Optional
 
 import pytest
 from cryptography import x509

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import (
     Journal,
     JournalConflict,
     RunId,
     journal_path,
 )
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 
 RUN = RunId(socket.gethostname(), os.getpid(), "1")
 

@@ -71,7 +71,7 @@ def test_subnet_id() -> None:
 
 def test_object_id_needs_the_zone() -> None:
     with pytest.raises(ValueError, match="zone"):
-        parse_subnet(BASE).object_id  # pylint: disable=expression-not-assigned
+        _ = parse_subnet(BASE).object_id
     assert parse_subnet(BASE).in_zone("z9").object_id == "z9-10.0.0.0-24"
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic
 import pytest
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
@@ -322,5 +323,5 @@ def test_from_wire_unknown_type_is_a_clear_error() -> None:
 @pytest.mark.parametrize("model", [SimpleZone, VlanZone, QinqZone, VxlanZone, EvpnZone, FaucetZone])
 def test_models_are_immutable(model: type) -> None:
     zone = parse_zone(MINIMAL[model.model_fields["type"].default])
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         zone.zone = "other"

@@ -9,7 +9,6 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFle
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Snapshot, snapshot_scope
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import DesiredObject
-
 from ansible_collections.pvefleet.sdn.tests.unit.plugins.module_utils.test__resource import FakeClient
 
 DIGEST = "0123456789abcdef0123456789abcdef01234567"
