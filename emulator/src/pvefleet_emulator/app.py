@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from pvefleet_emulator import access_api, control_api, nodes_api, routes, schema, sdn_api
+from pvefleet_emulator import access, access_api, control_api, nodes_api, routes, schema, sdn_api
 from pvefleet_emulator.errors import ApiError, ParamError
 from pvefleet_emulator.remote import Remote
 from pvefleet_emulator.request_log import LoggedRequest
@@ -136,12 +136,19 @@ class ApiApp:
         if found is None or (remote.pve8 and found[0].pve9_only):
             raise ApiError(501, f"Method '{method} {api_path}' not implemented")
         route, path_params = found
-        if "!" in user and schema.method_info(route.template, method).get("allowtoken") == 0:
-            raise ApiError(403, f"URI '{api_path}' not available with API token, need proper ticket.\n")
+        # The order of pve-manager's HTTPServer.pm rest_handler: path parameters merged, the token
+        # refusal, the schema's permission check (on the parameters as sent), then the handler,
+        # which validates the parameters.
         for name, value in path_params.items():
             if name in params and params[name] != value:
                 raise ParamError({name: "duplicate parameter (already defined in URI) with conflicting values!"})
             params[name] = value
+        if schema.method_info(route.template, method).get("allowtoken") == 0 and _sends_token(request):
+            # raise_perm_exc with a text that ends in a newline: it is inside the parentheses.
+            raise ApiError(403, f"Permission check failed (URI '{api_path}' not available with API token, "
+                                "need proper ticket.\n)\n")
+        if route.needs_auth:
+            access.check_api2_permissions(remote.access, schema.permissions(route.template, method), user, params)
         without: tuple[str, ...] = ()
         if remote.pve8:  # PVE 8 has no lock token, and its apply takes no parameters
             without = ("lock-token", "release-lock") if (method, route.template) == ("PUT", "/cluster/sdn") \
@@ -203,26 +210,39 @@ def parse_form(text: str) -> dict[str, Any]:
 
 def authenticate(remote: Remote, request: web.Request, method: str) -> str:
     """The user of the request (for a token the full token id); raises Unauthorized. A cookie
-    ticket wins, then `Authorization: PVEAuthCookie=`, then an API token (§2.2)."""
+    ticket wins, then `Authorization: PVEAuthCookie=`, then an API token (§2.2). A ticket's user
+    must exist and be enabled (pve-manager HTTPServer.pm auth_handler)."""
     credentials = remote.credentials
     header = request.headers.get("Authorization", "")
-    ticket = request.cookies.get("PVEAuthCookie")
-    if not ticket and header.startswith("PVEAuthCookie="):
-        ticket = header[len("PVEAuthCookie="):]
+    ticket = _ticket(request)
     if ticket:
         user = credentials.check_ticket(urllib.parse.unquote(ticket))
-        if user is None:
+        if user is None or not remote.access.user_enabled(user):
             raise Unauthorized("Authentication failed!")
         if method != "GET" and not credentials.check_csrf(user, request.headers.get("CSRFPreventionToken", "")):
             raise Unauthorized("Permission denied - invalid csrf token")
         return user
     for prefix in ("PVEAPIToken=", "PVEAPIToken "):
         if header.startswith(prefix):
-            token_id = credentials.check_token(header[len(prefix):])
+            token_id = credentials.check_token(header[len(prefix):], remote.access)
             if token_id is None:
                 raise Unauthorized("Authentication failed!")
             return token_id
     raise Unauthorized("No ticket")
+
+
+def _ticket(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    ticket = request.cookies.get("PVEAuthCookie")
+    if not ticket and header.startswith("PVEAuthCookie="):
+        ticket = header[len("PVEAuthCookie="):]
+    return ticket or ""
+
+
+def _sends_token(request: web.Request) -> bool:
+    """Whether pveproxy sees an API token: one in the Authorization header, and no ticket."""
+    header = request.headers.get("Authorization", "")
+    return not _ticket(request) and (header.startswith("PVEAPIToken=") or header.startswith("PVEAPIToken "))
 
 
 def error_response(status: int, message: str, errors: Optional[dict] = None) -> web.Response:

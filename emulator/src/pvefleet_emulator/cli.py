@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pvefleet_emulator.access import AccessSetup
 from pvefleet_emulator.app import ApiApp
 from pvefleet_emulator.inventory import write_inventory
 from pvefleet_emulator.remote import Remote, RemoteSettings
@@ -36,9 +37,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--auth-fail-delay", type=float, default=3.0, help="seconds before a 401 (PVE: ~3)")
     parser.add_argument("--log-requests", action="store_true",
                         help="print each API request and its status to standard error")
+    access = parser.add_argument_group(
+        "access", "the inventory's API token; without --token-role it is root@pam!fleet, with every privilege")
+    access.add_argument("--token-role", metavar="ROLE",
+                        help="the inventory's token is USER!fleet with this role (built-in or --role) on "
+                             "--token-role-path, propagated")
+    access.add_argument("--token-role-path", default="/", metavar="PATH", help="the ACL path of --token-role "
+                                                                               "(default /)")
+    access.add_argument("--token-privsep", type=int, choices=[0, 1], default=1,
+                        help="1 (default): a privilege-separated token, the ACL entry for it and for its user; "
+                             "0: the token has its user's privileges, the ACL entry is for the user")
+    access.add_argument("--token-user", default="fleet@pve", metavar="USER@REALM",
+                        help="the user owning the --token-role token (default fleet@pve; realm pam or pve)")
+    access.add_argument("--role", action="append", default=[], metavar="NAME:PRIV,PRIV",
+                        help="a custom role on every remote; repeatable")
     parser.add_argument("--inventory", type=Path, required=True, help="where to write the Ansible inventory")
     parser.add_argument("--state-dir", type=Path, required=True, help="where each remote keeps its state")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    roles = []
+    for text in args.role:
+        name, sep, privs = text.partition(":")
+        if not sep:
+            parser.error(f"--role {text}: NAME:PRIV,PRIV expected")
+        roles.append((name, tuple(p for p in privs.split(",") if p)))
+    args.access = AccessSetup(token_role=args.token_role, token_role_path=args.token_role_path,
+                              token_privsep=bool(args.token_privsep), token_user=args.token_user, roles=tuple(roles))
+    for problem in args.access.problems():
+        parser.error(problem)
+    return args
 
 
 def endpoints(args: argparse.Namespace) -> list[tuple[str, int]]:
@@ -56,7 +82,8 @@ async def serve(args: argparse.Namespace) -> None:
     started = time.monotonic()
     remotes = [Remote(RemoteSettings(f"remote{i + 1:03d}", address, port, args.nodes,
                                      pve8=f"remote{i + 1:03d}" in args.pve8, task_seconds=args.task_seconds,
-                                     auth_fail_delay=args.auth_fail_delay, latency_ms=args.latency_ms),
+                                     auth_fail_delay=args.auth_fail_delay, latency_ms=args.latency_ms,
+                                     access=args.access),
                       args.state_dir)
                for i, (address, port) in enumerate(endpoints(args))]
     emulator = ApiApp(remotes, log_requests=args.log_requests)

@@ -130,7 +130,65 @@ class EmulatorControl:
     def release_lock(self) -> None:
         self._call("DELETE", "/lock")
 
-    def reset(self) -> dict:
+    def reset(self, *, access: bool = False) -> dict:
         """An empty SDN configuration, never applied, no lock, no tasks, an empty request log; faults
-        are kept."""
-        return self._call("POST", "/reset")
+        are kept, and so is the access configuration unless `access` (then as reset_access())."""
+        return self._call("POST", "/reset", {"access": True} if access else None)
+
+    # Access configuration (users, tokens, groups, roles, ACL entries: see access.py)
+
+    def access(self) -> dict:
+        """{"users", "groups", "roles", "acl"} as GET /_emulator/access lists them (no secrets)."""
+        return self._call("GET", "/access")
+
+    def add_user(self, userid: str, password: Optional[str] = None, *, enable: bool = True, expire: int = 0,
+                 groups: tuple[str, ...] | list[str] = ()) -> dict:
+        """A user `name@pam` or `name@pve`; with a password it can log in for a ticket."""
+        return self._call("POST", "/access/users", {"userid": userid, "password": password, "enable": int(enable),
+                                                    "expire": expire, "groups": list(groups)})
+
+    def remove_user(self, userid: str) -> dict:
+        """The user goes, with its tokens, its group memberships and its ACL entries."""
+        return self._call("DELETE", f"/access/users/{userid}")
+
+    def add_token(self, userid: str, name: str, *, privsep: bool = True, expire: int = 0) -> dict:
+        """A new API token `userid!name`: {"full-tokenid", "value" (its secret), "info"}. With
+        `privsep` (PVE's default) it has only what its own ACL entries and its user both give."""
+        return self._call("POST", "/access/tokens", {"userid": userid, "tokenid": name, "privsep": int(privsep),
+                                                     "expire": expire})
+
+    def remove_token(self, tokenid: str) -> dict:
+        return self._call("DELETE", f"/access/tokens/{tokenid}")
+
+    def add_group(self, groupid: str, users: tuple[str, ...] | list[str] = ()) -> dict:
+        return self._call("POST", "/access/groups", {"groupid": groupid, "users": list(users)})
+
+    def remove_group(self, groupid: str) -> dict:
+        return self._call("DELETE", f"/access/groups/{groupid}")
+
+    def add_role(self, roleid: str, privs: tuple[str, ...] | list[str]) -> dict:
+        """A custom role: a name and privileges (each one PVE knows)."""
+        return self._call("POST", "/access/roles", {"roleid": roleid, "privs": list(privs)})
+
+    def remove_role(self, roleid: str) -> dict:
+        return self._call("DELETE", f"/access/roles/{roleid}")
+
+    def add_acl(self, path: str, role: str | list[str], *, users: tuple[str, ...] | list[str] = (),
+                tokens: tuple[str, ...] | list[str] = (), groups: tuple[str, ...] | list[str] = (),
+                propagate: bool = True) -> dict:
+        """ACL entries on `path` giving `role` (or each of a list of roles) to users, tokens and
+        groups, as PVE's `PUT /access/acl`; `propagate` (the default) makes them hold below too."""
+        return self._call("POST", "/access/acl", {"path": path, "roles": [role] if isinstance(role, str) else role,
+                                                  "users": list(users), "tokens": list(tokens),
+                                                  "groups": list(groups), "propagate": int(propagate)})
+
+    def remove_acl(self, path: str, role: str | list[str], *, users: tuple[str, ...] | list[str] = (),
+                   tokens: tuple[str, ...] | list[str] = (), groups: tuple[str, ...] | list[str] = ()) -> dict:
+        return self._call("DELETE", "/access/acl", {"path": path, "roles": [role] if isinstance(role, str) else role,
+                                                    "users": list(users), "tokens": list(tokens),
+                                                    "groups": list(groups)})
+
+    def reset_access(self) -> dict:
+        """Back to the access configuration the remote started with: root@pam, root@pam!fleet, and
+        what the command line asked for, with the same secrets."""
+        return self._call("POST", "/access/reset")

@@ -126,6 +126,12 @@ def _realm(text: str) -> None:
     _require(bool(REALM.fullmatch(text)) and len(text) <= 32, f"invalid realm '{text}'")
 
 
+def _priv(text: str) -> None:
+    """pve-access-control AccessControl.pm verify_privname."""
+    from pvefleet_emulator.access import VALID_PRIVS  # pylint: disable=import-outside-toplevel
+    _require(text in VALID_PRIVS, f"invalid privilege '{text}'")
+
+
 def _task_status_type(text: str) -> None:
     _require(text.lower() in TASK_STATUS_TYPES, f"invalid task status type '{text}'")
 
@@ -147,6 +153,7 @@ VERIFIERS: dict[str, Callable[[str], None]] = {
     "pve-sdn-subnet-id": _subnet_id,
     "pve-sdn-dhcp-range": _dhcp_range,
     "pve-realm": _realm,
+    "pve-priv": _priv,
     "pve-task-status-type": _task_status_type,
 }
 

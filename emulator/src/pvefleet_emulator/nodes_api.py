@@ -19,11 +19,22 @@ async def version(call: Call) -> dict:
     return dict(PVE8_VERSION if call.remote.pve8 else PVE9_VERSION)
 
 
+# pve-manager API2Tools.pm extract_node_stats: what /nodes leaves out without Sys.Audit on the node.
+NODE_STATS = ("maxcpu", "maxmem", "uptime")
+
+
 @route("GET", "/nodes")
 async def nodes(call: Call) -> list[dict]:
-    return [{"node": node, "id": f"node/{node}", "type": "node", "status": "online", "level": "",
-             "ssl_fingerprint": call.remote.fingerprint, "maxcpu": 8, "maxmem": 34359738368, "uptime": 86400}
-            for node in call.remote.nodes]
+    """API2/Nodes.pm index: every node; its figures only with Sys.Audit on /nodes/<node>."""
+    items = []
+    for node in call.remote.nodes:
+        item = {"node": node, "id": f"node/{node}", "type": "node", "status": "online", "level": "",
+                "ssl_fingerprint": call.remote.fingerprint, "maxcpu": 8, "maxmem": 34359738368, "uptime": 86400}
+        if not call.remote.access.check(call.user, f"/nodes/{node}", ("Sys.Audit",), noerr=True):
+            for key in NODE_STATS:
+                del item[key]
+        items.append(item)
+    return items
 
 
 @route("GET", "/nodes/{node}")
@@ -44,10 +55,27 @@ async def cluster_status(call: Call) -> list[dict]:
     return items
 
 
-# Tasks
+# Tasks (pve-manager API2/Tasks.pm)
 
 
-def _task(call: Call) -> Task:
+def task_owned(task: Task, authid: str) -> bool:
+    """Tasks.pm check_task_user: a token task is its token's and its user's; a user's task only
+    the user's (a token does not see its user's own tasks)."""
+    user, _sep, token = task.user.partition("!")
+    if token:
+        return authid in (task.user, user)
+    return authid == task.user
+
+
+def _task(call: Call, privilege: str = "Sys.Audit") -> Task:
+    """The task of the call; unless the caller owns it, a 403 without `privilege` on /nodes/<node>."""
+    task = _find_task(call)
+    if not task_owned(task, call.user):
+        call.require(f"/nodes/{call.params['node']}", (privilege,))
+    return task
+
+
+def _find_task(call: Call) -> Task:
     require_node(call.remote, call.params["node"])
     upid = call.params["upid"]
     if not UPID.fullmatch(upid):
@@ -60,7 +88,7 @@ def _task(call: Call) -> Task:
 
 @route("GET", "/nodes/{node}/tasks/{upid}")
 async def task_index(call: Call) -> list[dict]:
-    _task(call)
+    _find_task(call)  # user all: no owner check
     return [{"name": "log"}, {"name": "status"}]
 
 
@@ -80,7 +108,7 @@ async def task_log(call: Call) -> WithTotal:
 
 @route("DELETE", "/nodes/{node}/tasks/{upid}")
 async def task_stop(call: Call) -> None:
-    call.remote.tasks.stop(_task(call), call.now)
+    call.remote.tasks.stop(_task(call, "Sys.Modify"), call.now)
     call.remote.save_tasks()
 
 
@@ -89,6 +117,8 @@ async def task_list(call: Call) -> WithTotal:
     """The node's tasks, newest first, with the filters of §8.2."""
     params, now = call.params, call.now
     require_node(call.remote, params["node"])
+    # Every task of the node with Sys.Audit on /nodes/<node>, else only the caller's own.
+    auditor = call.remote.access.check(call.user, f"/nodes/{params['node']}", ("Sys.Audit",), noerr=True)
     source = params.get("source") or "archive"
     wanted_status = {item.lower() for item in split_list(params.get("statusfilter") or "")}
     items = []
@@ -99,6 +129,8 @@ async def task_list(call: Call) -> WithTotal:
         if params.get("typefilter") and task.type != params["typefilter"]:
             continue
         if params.get("userfilter") and params["userfilter"].lower() not in task.user.lower():
+            continue
+        if not auditor and not task_owned(task, call.user):
             continue
         if params.get("since") is not None and task.start < params["since"]:
             continue
@@ -118,7 +150,11 @@ async def task_list(call: Call) -> WithTotal:
 
 @route("GET", "/cluster/tasks")
 async def cluster_tasks(call: Call) -> list[dict]:
-    tasks = [t for t in call.remote.tasks.tasks.values() if t.started(call.now)]
+    """API2/Cluster.pm tasks: every task with Sys.Audit on /, else those whose user (a token
+    task's user part) is the caller, so a token without it sees none."""
+    audit = call.remote.access.check(call.user, "/", ("Sys.Audit",), noerr=True)
+    tasks = [t for t in call.remote.tasks.tasks.values()
+             if t.started(call.now) and (audit or t.user.partition("!")[0] == call.user)]
     return [task.list_item(call.now) for task in sorted(tasks, key=lambda t: t.start, reverse=True)]
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pvefleet_emulator import auth
+from pvefleet_emulator.access import AccessConfig, AccessSetup, apply_setup, start_config
 from pvefleet_emulator.certs import ensure_certificate, fingerprint
 from pvefleet_emulator.faults import Faults
 from pvefleet_emulator.ipam import IpamDb
@@ -29,6 +30,7 @@ class RemoteSettings:
     task_seconds: float = 2.0
     auth_fail_delay: float = 3.0
     latency_ms: float = 0.0
+    access: AccessSetup = field(default_factory=AccessSetup)
 
 
 class Remote:
@@ -41,10 +43,21 @@ class Remote:
         ensure_certificate(self.files.cert, self.files.key, self.address, f"{self.name}.pve.invalid")
         self.fingerprint = fingerprint(self.files.cert)
         stored = self.files.load_json("priv/credentials.json")
-        if stored is None:
-            stored = auth.new_credentials()
+        if stored is None or (settings.access.token_role is not None and "setup_token_secret" not in stored):
+            # The secrets of the command line's user and token are kept with root's, so that an
+            # access reset gives them back unchanged (and the inventory stays right).
+            stored = {**(stored or auth.new_credentials()), **auth.new_setup_secrets()}
             self.files.save_json("priv/credentials.json", stored, private=True)
         self.credentials = auth.Credentials(stored)
+        self._secrets = {"root_password": stored["password"], "root_token_secret": stored["token_secret"],
+                         "setup_password": stored.get("setup_password", ""),
+                         "setup_token_secret": stored.get("setup_token_secret", "")}
+        saved = self.files.load_json("priv/access.json")  # only there once the control API changed it
+        if saved is None:
+            self.access = start_config(settings.access, self._secrets)
+        else:
+            self.access = AccessConfig.from_dict(saved)
+            apply_setup(self.access, settings.access, self._secrets)
         self.config: SdnConfig = self.files.load_config()
         self.ipam = IpamDb(self.files.load_json("priv/ipam.db"))
         self.tasks = TaskBook(self.nodes)
@@ -80,9 +93,27 @@ class Remote:
     def save_tasks(self) -> None:
         self.files.save_json("tasks.json", self.tasks.to_list())
 
-    def reset(self) -> None:
+    @property
+    def api_token(self) -> tuple[str, str, str]:
+        """The inventory's token: user, token name, secret."""
+        user, name = self.settings.access.token_id.split("!", 1)
+        return user, name, self.access.users[user].tokens[name].secret
+
+    def save_access(self) -> None:
+        self.files.save_json("priv/access.json", self.access.to_dict(), private=True)
+
+    def reset_access(self) -> None:
+        """The access configuration the remote started with: root@pam and root@pam!fleet, and what
+        the command line asked for (with the same secrets)."""
+        self.access = start_config(self.settings.access, self._secrets)
+        self.files.remove_json("priv/access.json")
+
+    def reset(self, *, access: bool = False) -> None:
         """An empty SDN configuration, never applied, no lock, no tasks, an empty request log (faults
-        stay as they are)."""
+        stay as they are); with `access`, the access configuration it started with too (else it
+        is kept)."""
+        if access:
+            self.reset_access()
         self.config = SdnConfig()
         self.ipam = IpamDb()
         self.tasks.clear()

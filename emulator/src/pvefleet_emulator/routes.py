@@ -21,6 +21,25 @@ class Call:
     user: str  # the authenticated user, for a token the full token id
     now: float
 
+    # The checks handlers make in code (RPCEnvironment.pm check and check_any, on the caller)
+
+    def may(self, path: str, privs: tuple[str, ...]) -> bool:
+        """Whether the caller has any of `privs` on `path` (check_any with noerr: list filters)."""
+        return self.remote.access.check_any(self.user, path, privs, noerr=True)
+
+    def require_any(self, path: str, privs: tuple[str, ...]) -> None:
+        """check_any: a 403 "Permission check failed (PATH, A|B)" unless the caller has one of them."""
+        self.remote.access.check_any(self.user, path, privs)
+
+    def require(self, path: str, privs: tuple[str, ...]) -> None:
+        """check: a 403 "Permission check failed (PATH, P)" for the first of `privs` it lacks."""
+        self.remote.access.check(self.user, path, privs)
+
+    @property
+    def unrestricted(self) -> bool:
+        """root@pam, or its token without privilege separation: every check passes."""
+        return self.remote.access.has_every_privilege(self.user)
+
 
 class WithTotal(NamedTuple):
     data: Any

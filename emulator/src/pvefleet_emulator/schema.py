@@ -28,6 +28,22 @@ _EXTRA_SCHEMAS = {
     ("/nodes", "GET"): {},
     ("/nodes/{node}", "GET"): {"node": {"type": "string", "format": "pve-node"}},
     ("/cluster/status", "GET"): {},
+    # pve-access-control API2/AccessControl.pm `permissions`: `userid` has the pattern of
+    # AccessControl.pm $userid_or_token_regex, `path` is the standard option acl-path (a string).
+    ("/access/permissions", "GET"): {
+        "userid": {"type": "string", "optional": 1,
+                   "pattern": r"^[^\s:/]+@[A-Za-z][A-Za-z0-9\.\-_]+(?:![A-Za-z][A-Za-z0-9\.\-_]+)?$"},
+        "path": {"type": "string", "optional": 1},
+    },
+}
+# Their `permissions` entries: pve-manager API2/Nodes.pm (index of /nodes and of /nodes/{node}:
+# user all), API2/Cluster.pm get_status (Sys.Audit on /), pve-access-control
+# API2/AccessControl.pm permissions (user all; the handler checks the rest).
+_EXTRA_PERMISSIONS = {
+    ("/nodes", "GET"): {"user": "all"},
+    ("/nodes/{node}", "GET"): {"user": "all"},
+    ("/cluster/status", "GET"): {"check": ["perm", "/", ["Sys.Audit"]]},
+    ("/access/permissions", "GET"): {"user": "all"},
 }
 
 
@@ -77,6 +93,15 @@ def parameters(template: str, method: str) -> dict:
 def method_info(template: str, method: str) -> dict:
     """The schema entry of METHOD template (permissions, allowtoken, returns, ...); {} if none."""
     return _index().get(template, {}).get(method) or {}
+
+
+def permissions(template: str, method: str) -> Optional[dict]:
+    """The `permissions` entry of METHOD template (RPCEnvironment.pm check_api2_permissions reads
+    it); None if the endpoint has none (then only root@pam may call it)."""
+    info = _index().get(template, {}).get(method)
+    if info is None:
+        return _EXTRA_PERMISSIONS.get((template, method))
+    return info.get("permissions")
 
 
 def properties_of(template: str, method: str) -> dict[str, dict]:

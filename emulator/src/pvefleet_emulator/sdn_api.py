@@ -20,6 +20,10 @@ from pvefleet_emulator.routes import Call, route
 from pvefleet_emulator.sdn_config import ID_KEYS, SdnConfig
 
 DIGEST_MISMATCH = "detected modified configuration - file changed by other user? Try again.\n"
+# The privileges of pve-network's checks in code (API2/Network/SDN/*.pm): reads and list filters
+# take either, writes need SDN.Allocate. The schema's own checks run before any handler (app.py).
+READ_PRIVS = ("SDN.Audit", "SDN.Allocate")
+WRITE_PRIVS = ("SDN.Allocate",)
 # Keys of an update call that are not object options.
 _UPDATE_CONTROL_KEYS = ("lock-token", "digest", "delete")
 
@@ -175,6 +179,7 @@ class TypedKind:
     def __init__(self, kind: str, noun: str, types: dict, *, check: Optional[Callable] = None,
                  check_delete: Optional[Callable] = None, delete_prefix: Optional[str] = None):
         self.kind, self.noun, self.types = kind, noun, types
+        self.acl_base = f"/sdn/{kind}/"  # the index lists an object if the caller may read /sdn/<kind>/<id>
         self.key = ID_KEYS[kind]
         self.check = check or (lambda cfg, object_id, section, old: None)
         self.check_delete = check_delete or (lambda cfg, object_id: None)
@@ -193,7 +198,12 @@ class TypedKind:
         route("DELETE", one)(self.delete)
 
     async def index(self, call: Call) -> list[dict]:
-        return listing(call.remote, self.kind, call.params)
+        """Zones.pm, Controllers.pm, Ipams.pm, Dns.pm index: only the objects with SDN.Audit or
+        SDN.Allocate on /sdn/<kind>/<id>."""
+        items = listing(call.remote, self.kind, call.params)
+        if call.unrestricted:
+            return items
+        return [item for item in items if call.may(self.acl_base + item[self.key], READ_PRIVS)]
 
     async def read(self, call: Call) -> dict:
         object_id = call.params[self.key]
@@ -271,31 +281,59 @@ for _kind in (ZONES, CONTROLLERS, IPAMS, DNS):
 
 @route("GET", "/cluster/sdn/ipams/{ipam}/status")
 async def ipam_status(call: Call) -> list[dict]:
+    """Ipams.pm ipamindex: only the entries of vnets with SDN.Audit or SDN.Allocate on
+    /sdn/zones/<zone>/<vnet>."""
     if call.params["ipam"] != "pve":
         raise Die("Currently only PVE IPAM is supported!\n")
-    return call.remote.ipam.status()
+    entries = call.remote.ipam.status()
+    if call.unrestricted:
+        return entries
+    return [entry for entry in entries if call.may(f"/sdn/zones/{entry['zone']}/{entry['vnet']}", READ_PRIVS)]
 
 
 # Vnets (§6.2)
 
 
-def existing_vnet(remote: Remote, vnet_id: str, *, running: bool = False) -> dict:
-    """The vnet lookup of the permission check, before the lock: its error has no prefix."""
-    source = remote.config.running_ids("vnets") if running else remote.config.pending["vnets"]
-    vnet = source.get(vnet_id)
+def existing_vnet(remote: Remote, vnet_id: str) -> dict:
+    """The vnet lookup of the permission check, before the lock: its error has no prefix. It
+    reads the pending vnets.cfg whatever the call's `running` or `pending` (Vnets.pm and
+    Subnets.pm check_vnet_access call Vnets::config() without its `running` argument)."""
+    vnet = remote.config.pending["vnets"].get(vnet_id)
     if vnet is None:
         raise Die(f"sdn vnet '{vnet_id}' does not exist\n")
     return vnet
 
 
+def check_vnet_access(call: Call, vnet_id: str, privs: tuple[str, ...]) -> dict:
+    """Vnets.pm and Subnets.pm check_vnet_access: the vnet (an error if it does not exist), and a
+    403 unless the caller has one of `privs` on /sdn/zones/<its zone>/<vnet>."""
+    vnet = existing_vnet(call.remote, vnet_id)
+    call.require_any(f"/sdn/zones/{vnet.get('zone') or ''}/{vnet_id}", privs)
+    return vnet
+
+
+def _vnet_zone(item: dict) -> str:
+    """The zone the vnet index checks: `$scfg->{zone} // $scfg->{pending}->{zone}` (a new vnet
+    has its zone only under `pending` in the pending view)."""
+    zone = item.get("zone")
+    if zone is None:
+        zone = (item.get("pending") or {}).get("zone")
+    return "" if zone is None else str(zone)
+
+
 @route("GET", "/cluster/sdn/vnets")
 async def vnet_index(call: Call) -> list[dict]:
-    return listing(call.remote, "vnets", call.params)
+    """Vnets.pm index: only the vnets with SDN.Audit or SDN.Allocate on /sdn/zones/<zone>/<vnet>."""
+    items = listing(call.remote, "vnets", call.params)
+    if call.unrestricted:
+        return items
+    return [item for item in items if call.may(f"/sdn/zones/{_vnet_zone(item)}/{item['vnet']}", READ_PRIVS)]
 
 
 @route("GET", "/cluster/sdn/vnets/{vnet}")
 async def vnet_read(call: Call) -> dict:
     vnet_id = call.params["vnet"]
+    check_vnet_access(call, vnet_id, READ_PRIVS)
     return read_one(call.remote, "vnets", vnet_id, call.params, f"sdn vnet '{vnet_id}' does not exist\n")
 
 
@@ -320,7 +358,7 @@ async def vnet_create(call: Call) -> None:
 async def vnet_update(call: Call) -> None:
     remote, params = call.remote, call.params
     vnet_id = params["vnet"]
-    existing_vnet(remote, vnet_id)
+    check_vnet_access(call, vnet_id, WRITE_PRIVS)
 
     def work() -> None:
         cfg = remote.config
@@ -342,7 +380,7 @@ async def vnet_update(call: Call) -> None:
 @route("DELETE", "/cluster/sdn/vnets/{vnet}")
 async def vnet_delete(call: Call) -> None:
     remote, vnet_id = call.remote, call.params["vnet"]
-    existing_vnet(remote, vnet_id)
+    check_vnet_access(call, vnet_id, WRITE_PRIVS)
 
     def work() -> None:
         cfg = remote.config
@@ -369,14 +407,14 @@ def _of_vnet(vnet_id: str) -> Callable[[dict], bool]:
 @route("GET", "/cluster/sdn/vnets/{vnet}/subnets")
 async def subnet_index(call: Call) -> list[dict]:
     vnet_id = call.params["vnet"]
-    existing_vnet(call.remote, vnet_id, running=perl_true(call.params.get("running")))
+    check_vnet_access(call, vnet_id, READ_PRIVS)  # the vnet's subnets, all or none
     return listing(call.remote, "subnets", call.params, only=_of_vnet(vnet_id))
 
 
 @route("GET", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
 async def subnet_read(call: Call) -> dict:
     remote, params = call.remote, call.params
-    vnet = existing_vnet(remote, params["vnet"], running=perl_true(params.get("running")))
+    vnet = check_vnet_access(call, params["vnet"], READ_PRIVS)
     object_id = _subnet_ref(vnet.get("zone") or "", params["subnet"])
     item = read_one(remote, "subnets", object_id, params, f"sdn subnet '{object_id}' does not exist\n")
     if item.get("vnet") != params["vnet"]:
@@ -388,7 +426,7 @@ async def subnet_read(call: Call) -> dict:
 async def subnet_create(call: Call) -> None:
     remote, params = call.remote, call.params
     vnet_id = params["vnet"]
-    zone_id = existing_vnet(remote, vnet_id).get("zone") or ""
+    zone_id = check_vnet_access(call, vnet_id, WRITE_PRIVS).get("zone") or ""
     ref = params["subnet"]
     if "/" not in ref:
         parts = subnet_id_parts(ref)
@@ -411,7 +449,7 @@ async def subnet_create(call: Call) -> None:
 @route("PUT", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
 async def subnet_update(call: Call) -> None:
     remote, params = call.remote, call.params
-    zone_id = existing_vnet(remote, params["vnet"]).get("zone") or ""
+    zone_id = check_vnet_access(call, params["vnet"], WRITE_PRIVS).get("zone") or ""
     object_id = _subnet_ref(zone_id, params["subnet"])
 
     def work() -> None:
@@ -433,7 +471,7 @@ async def subnet_update(call: Call) -> None:
 @route("DELETE", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
 async def subnet_delete(call: Call) -> None:
     remote, params = call.remote, call.params
-    zone_id = existing_vnet(remote, params["vnet"]).get("zone") or ""
+    zone_id = check_vnet_access(call, params["vnet"], WRITE_PRIVS).get("zone") or ""
     object_id = _subnet_ref(zone_id, params["subnet"])
 
     def work() -> None:

@@ -4,6 +4,8 @@
     <state-dir>/<remote>/sdn/.running-config                                   JSON, as apply writes it
     <state-dir>/<remote>/sdn/.lock                                             the lock token, no newline
     <state-dir>/<remote>/priv/credentials.json                                 password, token secret, ticket key
+    <state-dir>/<remote>/priv/access.json                                      users, tokens, groups, roles, ACL
+                                                                               (once the control API changed them)
     <state-dir>/<remote>/priv/ipam.db                                          the pve IPAM's entries
     <state-dir>/<remote>/local/pve-ssl.pem, pve-ssl.key                        certificate and key
     <state-dir>/<remote>/tasks.json                                            the task list
@@ -79,6 +81,9 @@ class RemoteFiles:
 
     def save_json(self, name: str, data: Any, *, private: bool = False) -> None:
         self._write(self.directory / name, json.dumps(data, sort_keys=True), mode=0o600 if private else 0o644)
+
+    def remove_json(self, name: str) -> None:
+        self._write_or_remove(self.directory / name, None)
 
     # Files
     #

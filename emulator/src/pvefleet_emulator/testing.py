@@ -38,6 +38,21 @@ class RemoteInfo:
         return self.vars["pvefleet_sdn_api_token_secret"]
 
     @property
+    def token_id(self) -> str:
+        """The inventory's full token ID, `user@realm!name`."""
+        return f"{self.vars['pvefleet_sdn_api_user']}!{self.vars['pvefleet_sdn_api_token_id']}"
+
+    @property
+    def authorization(self) -> str:
+        """The Authorization header of the inventory's token."""
+        return f"PVEAPIToken={self.token_id}={self.token_secret}"
+
+    @property
+    def root_token_secret(self) -> str:
+        """root@pam!fleet's secret (the inventory's token unless the emulator got --token-role)."""
+        return self.vars.get("pvefleet_emulator_root_token_secret", self.token_secret)
+
+    @property
     def password(self) -> str:
         return self.vars["pvefleet_emulator_password"]
 
@@ -51,7 +66,11 @@ class EmulatorProcess:
 
     def __init__(self, remotes: int = 3, nodes: int = 1, *, task_seconds: float = 0.3, latency_ms: float = 0.0,
                  auth_fail_delay: float = 0.0, pve8: tuple[str, ...] = (), workdir: Optional[Path] = None,
-                 base_address: Optional[str] = None, extra_args: tuple[str, ...] = ()):
+                 base_address: Optional[str] = None, extra_args: tuple[str, ...] = (),
+                 token_role: Optional[str] = None, token_role_path: str = "/", token_privsep: bool = True,
+                 token_user: str = "fleet@pve", roles: Optional[dict[str, list[str] | tuple[str, ...]]] = None):
+        """`token_role` and the rest: the command line's --token-role options (the inventory's token
+        then carries that role on that path) and custom roles (--role)."""
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pvefleet-emu-"))
         self._own_workdir = workdir is None
         self.inventory = self.workdir / "inventory.yml"
@@ -65,6 +84,11 @@ class EmulatorProcess:
                         "--state-dir", str(self.state_dir), *extra_args]
         for name in pve8:
             self.command += ["--pve8", name]
+        for name, privs in (roles or {}).items():
+            self.command += ["--role", f"{name}:{','.join(privs)}"]
+        if token_role is not None:
+            self.command += ["--token-role", token_role, "--token-role-path", token_role_path,
+                             "--token-privsep", str(int(token_privsep)), "--token-user", token_user]
         self.process: Optional[subprocess.Popen] = None
         self.remotes: dict[str, RemoteInfo] = {}
 
