@@ -79,12 +79,12 @@ class ActionModule(SdnAction):
         if lacking and report["ok"]:
             # A --check run reports what a real run would lack; check mode on this task alone, in a
             # real run (the role's preflight), is the last step before the locks: then it is an error.
-            text = "; ".join(f"{host}: {', '.join(privs)}" for host, privs in sorted(lacking.items()))
+            text = "; ".join(f"{host}: the API token lacks {', '.join(privs)}" for host, privs in sorted(lacking.items()))
             if self.task_vars.get("ansible_check_mode"):
-                result["warnings"] = [f"check mode: a real run would fail, the API token lacks {text}"]
+                result["warnings"] = [f"check mode: a real run would fail ({text})"]
             else:
                 report["ok"] = False
-                result.update(failed=True, msg=f"not going on to lock: the API token lacks {text}")
+                result.update(failed=True, msg=f"not going on to lock: {text}")
                 return result
         if report["ok"]:
             result["msg"] = f"{len(remotes)} remote(s): " + ", ".join(f"{k} {v}" for k, v in sorted(report["counts"].items()))

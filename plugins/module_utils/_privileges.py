@@ -15,12 +15,10 @@ from typing import Optional
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError, PveFleetError
 
 ALLOCATE = "SDN.Allocate"
-AUDIT = "SDN.Audit"
 # Lock, release, rollback and apply (the schema's checks on /cluster/sdn/lock, /rollback, PUT /cluster/sdn).
+# Reads need SDN.Audit or SDN.Allocate, so a change token needs nothing more; following the reload
+# needs nothing (the token owns its task, and pve-network's node zone status is not filtered).
 TRANSACTION = ("/sdn", ALLOCATE)
-# Following an apply to every node: a node's zone status lists only the zones with SDN.Audit, so
-# without it the check would see nothing pending and call the node done.
-NODE_CHECK = ("/sdn", AUDIT)
 
 
 class MissingPrivileges(PveFleetError):

@@ -360,9 +360,9 @@ class FleetTransaction:
             raise privileges.MissingPrivileges(remote.host, lacking)
 
     def _needed(self, remote: Remote) -> set[tuple[str, str]]:
-        """The privileges the transaction needs on this remote: its lock and apply, every planned
-        write (on the path PVE checks it on), and the node check's reads."""
-        needed = {privileges.TRANSACTION} | ({privileges.NODE_CHECK} if self.check_nodes else set())
+        """The privileges the transaction needs on this remote: its lock and apply, and every
+        planned write (on the path PVE checks it on)."""
+        needed = {privileges.TRANSACTION}
         for obj, result in zip(remote.objects, remote.results):
             diff = result.get("diff") or {}
             zone = obj.options.get("zone") or (diff.get("after") or {}).get("zone") or (diff.get("before") or {}).get("zone")

@@ -47,9 +47,8 @@ attributes:
     description: There is nothing to diff; RV(pending) lists what an apply changes.
     support: none
 notes:
-  - Privileges - C(SDN.Allocate) on C(/sdn) to apply; C(SDN.Audit) on the zones (C(/sdn), propagated) for
-    O(check_nodes), since a node's zone status lists only the zones the token may see; none for the reload task, which
-    the token owns. See the collection's guide, R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges)
+  - Privileges - C(SDN.Allocate) on C(/sdn) to apply; none to follow the reload task, which the token owns, or to read
+    each node's zone status (O(check_nodes)). See the collection's guide, R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges)
     (docs/docsite/rst/privileges.rst), for a least-privilege role and tokens.
 seealso:
   - module: pvefleet.sdn.sdn_lock

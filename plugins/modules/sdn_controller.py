@@ -73,7 +73,7 @@ extends_documentation_fragment:
   - pvefleet.sdn.attributes
   - pvefleet.sdn.attributes.idempotent
 notes:
-  - Privileges - C(SDN.Audit) on C(/sdn/controllers/<controller>) to read the controller; C(SDN.Allocate) on
+  - Privileges - C(SDN.Audit) or C(SDN.Allocate) on C(/sdn/controllers/<controller>) to read the controller; C(SDN.Allocate) on
     C(/sdn/controllers) to create, change or remove it. See the collection's guide,
     R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges) (docs/docsite/rst/privileges.rst), for a
     least-privilege role and tokens.

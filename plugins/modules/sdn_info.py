@@ -14,7 +14,7 @@ description:
     lock is held; there is no API to read it. That probe needs C(SDN.Allocate) on C(/sdn); with a token that has only
     C(SDN.Audit) (such as the built-in role C(PVEAuditor)) the lock is reported V(unknown) instead.
 notes:
-  - Privileges - C(SDN.Audit) on what it reads (C(/sdn), propagated, for everything; listings show only what the token
+  - Privileges - C(SDN.Audit) or C(SDN.Allocate) on what it reads (C(/sdn), propagated, for everything; listings show only what the token
     may see); C(SDN.Allocate) on C(/sdn) to probe the lock, which is otherwise reported V(unknown). A token with the
     built-in role C(PVEAuditor) on C(/sdn) is enough. See the collection's guide,
     R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges) (docs/docsite/rst/privileges.rst), for a

@@ -63,7 +63,7 @@ extends_documentation_fragment:
   - pvefleet.sdn.attributes
   - pvefleet.sdn.attributes.idempotent
 notes:
-  - Privileges - C(SDN.Audit) on C(/sdn/zones/<zone>/<vnet>) to read the subnet and its vnet; C(SDN.Allocate) there to
+  - Privileges - C(SDN.Audit) or C(SDN.Allocate) on C(/sdn/zones/<zone>/<vnet>) to read the subnet and its vnet; C(SDN.Allocate) there to
     create, change or remove it. See the collection's guide,
     R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges) (docs/docsite/rst/privileges.rst), for a
     least-privilege role and tokens.

@@ -137,10 +137,9 @@ notes:
     and AWX's host summary name the remotes that did not succeed, run it with C(run_once) (which registers its
     result on every host) and C(failed_when) false, and fail each host from RV(remotes) in the next task, as the
     collection's example C(docs/examples/transaction_fleet.yml) does.
-  - Privileges - C(SDN.Allocate) on C(/sdn) (lock, apply, rollback), C(SDN.Audit) there for O(check_nodes), and
-    C(SDN.Allocate) on the path of each write (C(/sdn/zones) to create a zone, C(/sdn/zones/<zone>) to change one or to
-    create a vnet in it, C(/sdn/zones/<zone>/<vnet>) for a vnet's changes and its subnets, C(/sdn/controllers) for
-    controllers). Its preflight asks each remote for the token's own privileges and fails, before any lock, naming the
+  - Privileges - C(SDN.Allocate) on C(/sdn) (lock, apply, rollback) and on the path of each write (C(/sdn/zones) to
+    create a zone, C(/sdn/zones/<zone>) to change one or to create a vnet in it, C(/sdn/zones/<zone>/<vnet>) for a
+    vnet's changes and its subnets, C(/sdn/controllers) for controllers). Its preflight asks each remote for the token's own privileges and fails, before any lock, naming the
     remote, the privilege and the path; in a C(--check) run that is a warning, and check mode otherwise works with an
     audit token (C(PVEAuditor)). See the collection's guide,
     R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges) (docs/docsite/rst/privileges.rst), for a

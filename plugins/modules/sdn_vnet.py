@@ -51,7 +51,7 @@ extends_documentation_fragment:
   - pvefleet.sdn.attributes
   - pvefleet.sdn.attributes.idempotent
 notes:
-  - Privileges - C(SDN.Audit) on C(/sdn/zones/<zone>/<vnet>) to read the vnet and C(/sdn/zones/<zone>) to read its zone;
+  - Privileges - C(SDN.Audit) or C(SDN.Allocate) on C(/sdn/zones/<zone>/<vnet>) to read the vnet and C(/sdn/zones/<zone>) to read its zone;
     C(SDN.Allocate) on C(/sdn/zones/<zone>) to create it and on C(/sdn/zones/<zone>/<vnet>) to change or remove it. See
     the collection's guide, R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges)
     (docs/docsite/rst/privileges.rst), for a least-privilege role and tokens.
