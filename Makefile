@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: venv demo test lint sanity sanity-2.16 units ansible-test-copy docs-lint importer docsite molecule clean
+.PHONY: venv demo test lint code sanity sanity-2.16 units ansible-test-copy docs-lint importer docsite molecule clean
 
 venv: $(STAMP) $(COLLECTIONS)/ansible_collections/pvefleet/sdn
 
@@ -27,9 +27,17 @@ demo: venv
 
 # ansible-lint, ansible-test sanity (ansible-core 2.19 and 2.16) and units, the docs, Galaxy's importer
 # and the docsite build first, then every pytest suite (unit, emulator, integration, ecosystem).
-test: lint sanity docs-lint importer docsite sanity-2.16 units molecule
+test: lint code sanity docs-lint importer docsite sanity-2.16 units molecule
 	$(BIN)/python -m pytest -m "not exhaustive"
 	$(BIN)/python -m pytest -m exhaustive -n 2
+
+# ruff (lint and import order) and mypy (types) on the collection's Python, the emulator, the bench
+# and the tests; their settings are in pyproject.toml. mypy runs on the collection as Python imports it
+# (ansible_collections.pvefleet.sdn, through the symlinked tree) and on the emulator's package.
+code: venv
+	$(BIN)/ruff check plugins emulator/src emulator/tests bench tests
+	cd $(COLLECTIONS) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml ansible_collections/pvefleet/sdn/plugins
+	cd $(CURDIR)/emulator/src && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml pvefleet_emulator
 
 # ansible-lint, production profile, from the collection root as Galaxy's importer runs it: every file
 # git knows of (.ansible-lint: what is left out, the changelog fragments taken as plain YAML), the

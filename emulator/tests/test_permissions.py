@@ -240,7 +240,8 @@ def test_root_at_pam_passes_every_check(remote):
     for (method, template), params in sorted(PERM_CALLS.items(), key=lambda item: (order[item[0][0]], item[0][1])):
         if (method, template) in (("PUT", "/cluster/sdn"), ("POST", "/cluster/sdn/lock"), ("POST", "/cluster/sdn/vnets")):
             continue  # a lock taken, an apply or a vnet in z3 would change what comes next
-        path = re.sub(r"\{([^}]+)\}", lambda m: {**VALUES, **params}[m.group(1)], template)
+        values = {**VALUES, **params}
+        path = re.sub(r"\{([^}]+)\}", lambda m, values=values: values[m.group(1)], template)
         response = c.request(method, path, **({"params": params} if method in ("GET", "DELETE") else {"data": params}))
         assert response.status_code == 200, (method, path, response.text)
     assert [z["zone"] for z in ok(c.get("/cluster/sdn/zones"))] == ["z1", "z2", "z9"]

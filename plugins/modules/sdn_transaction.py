@@ -139,11 +139,11 @@ notes:
     collection's example C(docs/examples/transaction_fleet.yml) does.
   - Privileges - C(SDN.Allocate) on C(/sdn) (lock, apply, rollback) and on the path of each write (C(/sdn/zones) to
     create a zone, C(/sdn/zones/<zone>) to change one or to create a vnet in it, C(/sdn/zones/<zone>/<vnet>) for a
-    vnet's changes and its subnets, C(/sdn/controllers) for controllers). Its preflight asks each remote for the token's own privileges and fails, before any lock, naming the
-    remote, the privilege and the path; in a C(--check) run that is a warning, and check mode otherwise works with an
-    audit token (C(PVEAuditor)). See the collection's guide,
-    R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges) (docs/docsite/rst/privileges.rst), for a
-    least-privilege role and tokens.
+    vnet's changes and its subnets, C(/sdn/controllers) for controllers). Its preflight asks each remote for the
+    token's own privileges and fails, before any lock, naming the remote, the privilege and the path; in a C(--check)
+    run that is a warning, and check mode otherwise works with an audit token (C(PVEAuditor)). See the collection's
+    guide, R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges) (docs/docsite/rst/privileges.rst),
+    for a least-privilege role and tokens.
   - Do not use C(serial) on the play; the task refuses to run on one batch of a split play.
   - The task fails when any remote failed; the result still lists every remote.
 seealso:

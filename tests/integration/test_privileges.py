@@ -13,7 +13,6 @@ import shlex
 
 import pytest
 import yaml
-
 from playbook import REPO, run_playbook
 from test_transaction import assert_clean, fleet_play, role_play
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 import hmac
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Iterable, Optional
+from functools import cache
+from typing import Any, Optional
 
 from pvefleet_emulator.errors import ApiError
 
@@ -635,7 +636,7 @@ class AccessConfig:
 _TEMPLATE_FIELD = re.compile(r"\{([^}]+)\}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template_parts(template: str) -> tuple[str, ...]:
     """The template split into text and field names: text at even indexes, names at odd ones."""
     return tuple(_TEMPLATE_FIELD.split(template))

@@ -51,6 +51,8 @@ class ApiApp:
 
     def remote_for(self, request: web.Request) -> Remote:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if sockname is None:
+            raise web.HTTPServiceUnavailable(text="the connection is gone")
         return self.by_endpoint[(sockname[0], sockname[1])]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -74,6 +76,7 @@ class ApiApp:
         if drop == "before":
             self._answered(remote, request, logged, None, fault)
             return _drop(request)
+        response: web.Response | BodilessAnswer
         if api_path is None:
             response = error_response(501, "no such uri")
         elif rule is not None and drop is None:
@@ -301,7 +304,7 @@ def _truncate(request: web.Request, response: web.Response | BodilessAnswer) -> 
     if isinstance(response, BodilessAnswer):
         head, body = response.head(), b""
     else:
-        body = response.body
+        body = bytes(response.body) if isinstance(response.body, (bytes, bytearray)) else b""
         headers = response.headers.copy()
         headers["Content-Length"] = str(len(body))
         headers.setdefault("Date", formatdate(usegmt=True))

@@ -17,7 +17,6 @@ from pvefleet_emulator.app import ApiApp
 from pvefleet_emulator.inventory import write_inventory
 from pvefleet_emulator.remote import Remote, RemoteSettings
 
-
 KEEPALIVE_IDLE_SECONDS = 5.0
 
 
@@ -70,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def endpoints(args: argparse.Namespace) -> list[tuple[str, int]]:
     if args.addressing == "ports":
         return [("127.0.0.1", args.base_port + i) for i in range(args.remotes)]
-    result, address = [], ipaddress.ip_address(args.base_address)
+    result: list[tuple[str, int]] = []
+    address = ipaddress.ip_address(args.base_address)
     while len(result) < args.remotes:
         if str(address).rsplit(".", maxsplit=1)[-1] not in ("0", "255"):
             result.append((str(address), args.port))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Callable
+from collections.abc import Callable
 
 NODE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
 CONFIGID = re.compile(r"[a-z][a-z0-9_-]+", re.IGNORECASE)
@@ -98,7 +98,7 @@ def _mac(text: str) -> None:
 
 def _route_target(text: str) -> None:
     found = ROUTE_TARGET.fullmatch(text)
-    _require(bool(found) and all(int(part) <= 4294967295 for part in found.groups()),
+    _require(found is not None and all(int(part) <= 4294967295 for part in found.groups()),
              "value does not look like a valid bgp route-target")
 
 

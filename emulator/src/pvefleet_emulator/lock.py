@@ -11,7 +11,8 @@ import asyncio
 import os
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional
 
 from pvefleet_emulator.errors import ApiError, Die, perl_die, with_prefix
 

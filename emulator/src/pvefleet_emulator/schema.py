@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Optional
 
@@ -76,7 +76,7 @@ def _as_current_master(prop: dict) -> dict:
     return prop
 
 
-@lru_cache(maxsize=None)
+@cache
 def parameters(template: str, method: str) -> dict:
     """The parameter schema of METHOD template: {"properties": {...}, "additionalProperties": 0|1}."""
     info = _index().get(template, {}).get(method)
@@ -99,9 +99,8 @@ def permissions(template: str, method: str) -> Optional[dict]:
     """The `permissions` entry of METHOD template (RPCEnvironment.pm check_api2_permissions reads
     it); None if the endpoint has none (then only root@pam may call it)."""
     info = _index().get(template, {}).get(method)
-    if info is None:
-        return _EXTRA_PERMISSIONS.get((template, method))
-    return info.get("permissions")
+    found = _EXTRA_PERMISSIONS.get((template, method)) if info is None else info.get("permissions")
+    return found if isinstance(found, dict) else None
 
 
 def properties_of(template: str, method: str) -> dict[str, dict]:
@@ -187,7 +186,7 @@ def _scalar_text(value: Any) -> str:
     return str(value)
 
 
-@lru_cache(maxsize=None)
+@cache
 def perl_regex(pattern: str) -> re.Pattern:
     """A schema pattern as Python regex: Perl's `(?^i:...)` (flags reset, then i) is `(?i:...)`."""
     return re.compile(re.sub(r"\(\?\^(\w*):", lambda m: f"(?{m.group(1)}:" if m.group(1) else "(?:", pattern))

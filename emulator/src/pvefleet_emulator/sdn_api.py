@@ -8,7 +8,8 @@ vnet and subnet calls) raises here without an operation prefix; everything insid
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from pvefleet_emulator import sdn_rules as rules
 from pvefleet_emulator.errors import Die, ParamError, perl_die

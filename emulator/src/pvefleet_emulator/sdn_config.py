@@ -124,7 +124,7 @@ class SdnConfig:
         if self.running is None:
             return None
         document = copy.deepcopy(self.running)
-        for kind, section in document.items():
+        for section in document.values():
             if isinstance(section, dict):
                 for values in (section.get("ids") or {}).values():
                     for key in NODE_LIST_KEYS:

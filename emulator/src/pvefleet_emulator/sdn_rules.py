@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pvefleet_emulator.errors import Die, ParamError, perl_die
 from pvefleet_emulator.formats import split_list, subnet_id_parts
@@ -269,7 +270,7 @@ def _check_dhcp_ranges(network: Any, cidr: str, ranges: Iterable[str]) -> None:
         for name, address in (("start-address", start), ("end-address", end)):
             if address.version != network.version or address not in network:
                 raise ParamError({"dhcp-range": f"{name} {address} is not in subnet {cidr}"})
-        if start > end:
+        if start.version == end.version and int(start) > int(end):
             raise ParamError({"dhcp-range": f"start-address {start} must be smaller than end-address {end}"})
         if any(start <= other_end and other_start <= end for other_start, other_end in seen):
             raise ParamError({"dhcp-range": "dhcp ranges must not overlap"})

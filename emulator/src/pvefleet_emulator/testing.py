@@ -99,7 +99,8 @@ class EmulatorProcess:
             if line.strip() == "ready":
                 break
         else:
-            raise RuntimeError(f"the emulator exited before it was ready: {self.process.stderr.read()}")
+            errors = self.process.stderr.read() if self.process.stderr else ""
+            raise RuntimeError(f"the emulator exited before it was ready: {errors}")
         hosts = yaml.safe_load(self.inventory.read_text())["all"]["children"]["remotes"]["hosts"]
         self.remotes = {name: RemoteInfo(name, variables) for name, variables in hosts.items()}
         return self
