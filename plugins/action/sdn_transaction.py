@@ -144,7 +144,6 @@ class ActionModule(SdnAction):
         return objects
 
 
-
 def _outcome(entry: dict) -> dict:
     """One remote's line of `remotes`: what a per-host task needs to report it as Ansible's own."""
     outcome = {"ok": entry["ok"], "phase": entry["phase"], "changed": entry["changed"], "remote": entry["remote"]}

@@ -47,7 +47,6 @@ class ProgressReporter:
         self._last_line, self._last_time, self._last_tenth = line, now, tenth
 
 
-
 def summary_table(report: dict, limit: int = 200) -> list[str]:
     """One line per remote, failures first, then by host; long fleets are cut at `limit` rows
     (every failure is always listed)."""
