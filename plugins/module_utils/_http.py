@@ -445,7 +445,8 @@ class HttpsPool:
     async def _open(self) -> _Connection:
         """A TCP connection with the TLS handshake done (not yet the pin check)."""
         settings, loop, context = self.settings, asyncio.get_running_loop(), self._tls
-        assert context is not None  # made by _connect before the first connection
+        if context is None:  # made by _connect before the first connection
+            raise RuntimeError("_open called before _connect made the TLS context")
         _transport, connection = await loop.create_connection(
             lambda: _Connection(context, settings.api_host, self._session), settings.api_host, settings.api_port)
         try:
