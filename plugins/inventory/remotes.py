@@ -5,7 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: remotes
 short_description: Proxmox VE remotes as inventory hosts for pvefleet.sdn
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads a YAML file of Proxmox VE remotes (clusters) and makes each one an inventory host, in the group
     O(group) and in a group C(tag_<tag>) per tag, with the connection variables the pvefleet.sdn modules read

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sdn_apply
 short_description: Apply the pending SDN configuration of a Proxmox VE remote and wait for every node
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Commits the remote's pending SDN configuration, releasing the lock of the transaction in the same call, follows
     the C(reloadnetworkall) task to its end, then waits until every node's zones have left C(pending). Proxmox VE's

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sdn_controller
 short_description: Manage an SDN controller of a Proxmox VE remote
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes one SDN controller (EVPN, BGP, IS-IS or faucet) in the pending SDN configuration of a
     Proxmox VE remote.

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sdn_info
 short_description: Read the SDN configuration and lock state of a Proxmox VE remote
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the remote's SDN zones, vnets, subnets and controllers in the chosen view, whether its SDN lock is held,
     and the objects an apply would change.

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sdn_lock
 short_description: Take, release or roll back the SDN lock of Proxmox VE remotes as one transaction
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Proxmox VE 9 has a global SDN lock - while it is held, every SDN write must carry its token.
   - V(locked) takes the lock of this host's remote and records its token in the transaction's journal on the

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sdn_subnet
 short_description: Manage a subnet of an SDN vnet of a Proxmox VE remote
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes one subnet of a vnet in the pending SDN configuration of a Proxmox VE remote.
   - Proxmox VE names the subnet C(<zone>-<network>-<prefixlen>) (for example C(evpn1-10.10.0.0-24)) after the zone of its vnet;

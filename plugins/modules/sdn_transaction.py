@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sdn_transaction
 short_description: Change the SDN configuration of many Proxmox VE remotes in one task, all or nothing
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs once for the whole play (like M(ansible.builtin.add_host)) and, from the controller, for every remote
     concurrently, does what Proxmox Datacenter Manager does for a multi-remote SDN change

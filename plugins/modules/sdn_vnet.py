@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sdn_vnet
 short_description: Manage an SDN vnet of a Proxmox VE remote
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes one SDN vnet in the pending SDN configuration of a Proxmox VE remote.
   - The change takes effect with M(pvefleet.sdn.sdn_apply); inside a transaction the lock token is sent with the write.

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sdn_zone
 short_description: Manage an SDN zone of a Proxmox VE remote
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes one SDN zone in the pending SDN configuration of a Proxmox VE remote.
   - The change takes effect with M(pvefleet.sdn.sdn_apply). Inside a transaction opened by M(pvefleet.sdn.sdn_lock)
