@@ -133,7 +133,7 @@ def test_the_audit_token_reads_and_plans_but_never_locks(remotes, inventory, tmp
 @pytest.mark.parametrize("token", ["minusone", "bare"])
 @pytest.mark.parametrize("style", ["fleet", "role", "block"])
 def test_a_token_short_of_a_privilege_is_refused_before_any_lock(remotes, inventory, tmp_path, fleet_with_recipe,
-                                                                  token, style):
+                                                                 token, style):
     hosts = inventory_for(inventory, tmp_path, fleet_with_recipe, token)
     plays = {"fleet": fleet_play(), "role": role_play(),
              "block": yaml.safe_load(example("transaction_task_by_task.yml"))}
