@@ -5,7 +5,8 @@ collection's own report, and the play's result is checked to say what happened.
 
     ways      task options | module_defaults templated from host vars | pvefleet_sdn_* host vars |
               PROXMOX_* environment | the inventory plugin
-    styles    block/rescue (the README's quick start) | the role | sdn_transaction
+    styles    block/rescue (the README's quick start) | the role, with each of its engines (tasks,
+              fleet) | sdn_transaction
     outcomes  success | a change failing on the first, a middle or the last remote | the apply
               request failing | a follow-up failing after the commit | SIGTERM mid-run
 """
@@ -37,7 +38,7 @@ RENAMED = {"pvefleet_sdn_api_host": "pve_host", "pvefleet_sdn_api_port": "pve_po
            "pvefleet_sdn_api_token_id": "pve_token", "pvefleet_sdn_api_token_secret": "pve_secret",
            "pvefleet_sdn_ca_path": "pve_ca"}
 WAYS = ("task", "module_defaults", "hostvars", "environment", "inventory_plugin")
-STYLES = ("block", "role", "fleet")
+STYLES = ("block", "role", "role_fleet", "fleet")
 OUTCOMES = ("success", "change_fails_first", "change_fails_middle", "change_fails_last", "apply_fails",
             "followup_fails", "sigterm")
 
@@ -101,10 +102,11 @@ def play_for(style: str, setup: Setup) -> list[dict]:
     if style == "fleet":
         play["tasks"] = [{"name": "fleet", "pvefleet.sdn.sdn_transaction": {
             "controllers": CONTROLLERS, "zones": ZONES, "vnets": VNETS, **options}}]
-    elif style == "role":
+    elif style.startswith("role"):
+        engine = {"sdn_transaction_engine": "fleet"} if style == "role_fleet" else {}
         play["roles"] = [{"role": "pvefleet.sdn.sdn_transaction", "vars": {
             "sdn_transaction_controllers": CONTROLLERS, "sdn_transaction_zones": ZONES,
-            "sdn_transaction_vnets": VNETS}}]
+            "sdn_transaction_vnets": VNETS, **engine}}]
     else:
         play["tasks"] = [{
             "name": "Change SDN as one transaction", "any_errors_fatal": True,
@@ -184,7 +186,7 @@ def inject(outcome: str, fleet: EmulatorProcess) -> str | None:
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("way", WAYS)
 def test_the_promise_holds(fleet, tmp_path, way, style, outcome):
-    if way == "task" and style == "role":
+    if way == "task" and style.startswith("role"):
         pytest.skip("the role's tasks take no connection options: it is given them through module_defaults, "
                     "host variables, the environment or the inventory plugin")
     for info in fleet.remotes.values():

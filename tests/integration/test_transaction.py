@@ -339,3 +339,51 @@ def test_a_rerun_of_the_quick_start_and_the_role_changes_nothing(remotes, invent
         changed = [(r["task"], r["host"]) for r in again.results if r["result"].get("changed")]
         assert changed == [], (name, changed)
         assert {counts["changed"] for counts in again.recap().values()} == {0}, again.output
+
+
+# The role's fleet engine: the same transaction in one sdn_transaction task, then one result per host.
+FLEET_ENGINE = {"sdn_transaction_engine": "fleet"}
+OWN_RESULT = "Report each remote's own result"
+
+
+def test_the_role_fleet_engine_applies_each_remote_its_own_items_then_changes_nothing(remotes, inventory, tmp_path):
+    own_peer = {"controller": "evpnctl", "type": "evpn", "asn": 65000,
+                "peers": ["10.0.0.{{ inventory_hostname[-1] }}"]}  # templated for each host
+    play = role_play(**FLEET_ENGINE)
+    play[0]["roles"][0]["vars"]["sdn_transaction_controllers"] = [own_peer]
+    checked = run_playbook(play, inventory, tmp_path / "check", check=True)
+    assert checked.rc == 0, checked.output
+    assert_unlocked_and_empty(remotes)
+    assert {counts["changed"] for counts in checked.recap().values()} == {1}, checked.output
+
+    run = run_playbook(play, inventory, tmp_path / "1")
+    assert run.rc == 0, run.output
+    assert_clean(remotes, applied=True)
+    for remote in remotes:
+        assert remote.control.state()["running"]["controllers"]["evpnctl"]["peers"] == f"10.0.0.{remote.name[-1]}"
+    assert {r["host"]: r["result"]["changed"] for r in run.task(OWN_RESULT)} == dict.fromkeys(
+        ("remote001", "remote002", "remote003"), True)
+
+    again = run_playbook(play, inventory, tmp_path / "2")
+    assert again.rc == 0, again.output
+    assert {counts["changed"] for counts in again.recap().values()} == {0}, again.output
+
+
+def test_the_role_fleet_engine_fails_exactly_the_remotes_that_did_not_apply(remotes, inventory, tmp_path):
+    remotes[1].control.fail("PUT", "^/cluster/sdn$", message="injected: could not commit")
+    run = run_playbook(role_play(**FLEET_ENGINE), inventory, tmp_path)
+    assert run.rc != 0
+    assert run.statuses(OWN_RESULT) == {"remote001": "ok", "remote002": "failed", "remote003": "ok"}
+    message = run.one(OWN_RESULT, "remote002")["result"]["msg"]
+    assert "remote002" in message and "injected: could not commit" in message
+    assert {host: counts["failed"] for host, counts in run.recap().items()} == {
+        "remote001": 0, "remote002": 1, "remote003": 0}
+
+
+def test_the_role_fleet_engine_refuses_bad_input_on_every_host_before_any_lock(remotes, inventory, tmp_path):
+    run = run_playbook(role_play(vnets=[{"vnet": "vnet1", "zone": "evpn1", "tag": "eleven"}], **FLEET_ENGINE),
+                       inventory, tmp_path)
+    assert run.rc != 0
+    assert set(run.statuses(OWN_RESULT).values()) == {"failed"}
+    assert "tag" in run.one(OWN_RESULT, "remote003")["result"]["msg"]
+    assert_unlocked_and_empty(remotes)
