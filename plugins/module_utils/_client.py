@@ -92,6 +92,16 @@ class PveClient:
             self._open = False
             await self._transport.aclose()
 
+    def keep_warm(self, on: bool = True) -> None:
+        """Keep this remote's idle connections open while it waits on others (GET /version, which
+        every user may read, on a connection idle for a few seconds): see HttpsPool.keep_warm."""
+        warm = getattr(self._transport, "keep_warm", None)
+        if warm is not None:
+            warm(self._ping_request if on else None)
+
+    async def _ping_request(self) -> HttpRequest:
+        return HttpRequest("GET", API_PREFIX + "/version", await self._auth_headers("GET"))
+
     # The four verbs, returning PVE's `data`
 
     async def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import hashlib
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
@@ -29,6 +30,8 @@ KEEPALIVE_SECONDS = 4.0
 # Requests in a row reuse a connection within milliseconds; one idle for longer may have been
 # closed by the remote (a restart, a proxy's shorter keep-alive), so its close is looked for first.
 IDLE_CHECK_SECONDS = 0.5
+# A kept-warm idle connection gets a cheap request after this long, well before KEEPALIVE_SECONDS.
+WARM_SECONDS = 3.0
 USER_AGENT = "pvefleet.sdn"
 # The largest answer taken, far above what PVE's SDN API answers: a broken or hostile remote must
 # not fill the memory of a controller that talks to a thousand.
@@ -121,6 +124,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self.reused = False  # taken from the idle ones: an error says so
+        self.warm_timer: Optional[asyncio.TimerHandle] = None  # the keep-warm request due on it
         self.handshake: asyncio.Future = asyncio.get_running_loop().create_future()
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname, session=session)
@@ -364,6 +368,9 @@ class HttpsPool:
         # The next connection resumes this TLS session: no certificate sent, signed or checked
         # again, so less CPU on both sides for the remote's later connections.
         self._session: Optional[ssl.SSLSession] = None
+        # While set (keep_warm), the request that keeps idle connections open.
+        self._ping: Optional[Callable[[], Awaitable[HttpRequest]]] = None
+        self._pings: set[asyncio.Future] = set()
         host = settings.api_host
         self._host_header = (f"[{host}]" if ":" in host else host) + f":{settings.api_port}"
 
@@ -388,16 +395,80 @@ class HttpsPool:
             if self._session is None:
                 self._session = connection.resumable_session()
             if keep_alive and not connection.closed:
-                connection.idle_since = asyncio.get_running_loop().time()
-                self._idle.append(connection)
+                self._rest(connection)
             else:
                 connection.close()  # PVE closes after any status >= 400 (pve-sdn-api.md §2.4)
             return response
 
+    def keep_warm(self, ping: Optional[Callable[[], Awaitable[HttpRequest]]]) -> None:
+        """While `ping` is set, no idle connection is left to the server's idle timeout (about
+        5 s): one idle for WARM_SECONDS gets the request `ping()` makes (a cheap read) and stays
+        open. For a transaction whose remotes wait on each other (every remote checked before any
+        lock, every change made before any apply): one TLS handshake per connection, whatever
+        the waits last. None stops it."""
+        self._ping = ping
+        for connection in self._idle:
+            self._disarm(connection)
+            if ping is not None:
+                self._arm(connection)
+
     async def aclose(self) -> None:
+        self._ping = None
+        for ping in list(self._pings):
+            ping.cancel()
         idle, self._idle = self._idle, []
         for connection in idle:
+            self._disarm(connection)
             connection.close()
+
+    def _rest(self, connection: _Connection) -> None:
+        connection.idle_since = asyncio.get_running_loop().time()
+        self._idle.append(connection)
+        if self._ping is not None:
+            self._arm(connection)
+
+    def _arm(self, connection: _Connection) -> None:
+        connection.warm_timer = asyncio.get_running_loop().call_later(WARM_SECONDS, self._warm, connection)
+
+    @staticmethod
+    def _disarm(connection: _Connection) -> None:
+        if connection.warm_timer is not None:
+            connection.warm_timer.cancel()
+            connection.warm_timer = None
+
+    def _warm(self, connection: _Connection) -> None:
+        connection.warm_timer = None
+        ping = asyncio.ensure_future(self._ping_on(connection))
+        self._pings.add(ping)
+        ping.add_done_callback(self._pings.discard)
+
+    async def _ping_on(self, connection: _Connection) -> None:
+        """The keep-warm request on one idle connection, in a slot of its own (a request that
+        comes meanwhile takes another connection or waits one round trip). Any failure just
+        closes the connection: the next request opens another, as it would have anyway."""
+        try:
+            request = await self._ping() if self._ping is not None else None
+        except Exception:  # a login that failed: the next real request tells why
+            request = None
+        async with self._slots:
+            if connection not in self._idle:
+                return  # taken by a request meanwhile, or closed
+            self._idle.remove(connection)
+            if request is None or self._ping is None or not connection.open():
+                connection.close()
+                return
+            try:
+                response, keep_alive = await connection.exchange(self._encode(request), self.settings.timeout)
+            except TransportError:
+                connection.close()
+                return
+            except BaseException:  # cancelled (aclose)
+                connection.close()
+                raise
+            if keep_alive and response.status == 200 and not connection.closed:
+                self._rest(connection)
+            else:
+                connection.close()
 
     def _reusable(self, now: float) -> Optional[_Connection]:
         """The most recently used idle connection that is still open and fresh; the others that
@@ -405,6 +476,7 @@ class HttpsPool:
         oldest = now - KEEPALIVE_SECONDS
         while self._idle:
             connection = self._idle.pop()
+            self._disarm(connection)
             if connection.idle_since > oldest and connection.open():
                 connection.reused = True
                 return connection

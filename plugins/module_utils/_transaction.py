@@ -32,7 +32,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import Co
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput, LockHeldError, PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
-from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import ACTIVE, APPLY, Phase
+from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import ACTIVE, APPLY, SETTLED, Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import DesiredObject, Remote
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Snapshot, snapshot_scope
@@ -202,7 +202,7 @@ class FleetTransaction:
         self._pace = FleetPace()
         self._contended = False
         for remote in self.remotes:
-            remote.on_change = self._record
+            remote.on_change = self._on_change
 
     # The whole transaction
 
@@ -234,6 +234,7 @@ class FleetTransaction:
         async with contextlib.AsyncExitStack() as stack:
             for remote in self.remotes:
                 remote.client = await stack.enter_async_context(self.client_factory(remote.settings, remote.identity))
+                self._keep_warm(remote)
             yield
 
     async def _journalled(self, work) -> None:
@@ -433,7 +434,20 @@ class FleetTransaction:
 
     # Journal and progress
 
-    def _record(self, remote: Remote, _fields: dict) -> None:
+    def _on_change(self, remote: Remote, _fields: dict) -> None:
+        self._keep_warm(remote)
+        self._record(remote)
+
+    @staticmethod
+    def _keep_warm(remote: Remote) -> None:
+        """A remote that will be needed again keeps its connections open through the waits on the
+        others (at most two TLS handshakes per remote, however long the phases); a settled one
+        lets them go."""
+        warm = getattr(remote.client, "keep_warm", None)
+        if warm is not None:
+            warm(remote.phase not in SETTLED)
+
+    def _record(self, remote: Remote) -> None:
         """Queue a journal update; _flush writes the queue in one rewrite of the file."""
         if self.journal is not None:
             self._unwritten[remote.host] = remote.record()

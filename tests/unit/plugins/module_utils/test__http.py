@@ -527,6 +527,92 @@ def test_a_connection_used_within_keepalive_is_reused(certificate, monkeypatch):
     assert server.connections == 1
 
 
+async def ping() -> HttpRequest:
+    return get("/api2/json/ping")
+
+
+def test_a_kept_warm_connection_outlives_the_keepalive_and_is_reused(certificate, monkeypatch):
+    monkeypatch.setattr(_http, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(_http, "WARM_SECONDS", 0.05)
+
+    async def exchange(pool, server):
+        pool.keep_warm(ping)
+        await pool.send(get())
+        await asyncio.sleep(0.5)  # more than twice the keep-alive: it was warmed several times
+        await pool.send(get("/api2/json/after"))
+
+    _result, server = run(certificate, echo_target, exchange)
+    assert server.connections == 1
+    targets = [r.target for r in server.requests]
+    assert targets[0] == "/api2/json/version" and targets[-1] == "/api2/json/after"
+    assert set(targets[1:-1]) == {"/api2/json/ping"} and len(targets) >= 4
+
+
+def test_without_keep_warm_nothing_is_sent_while_idle(certificate, monkeypatch):
+    monkeypatch.setattr(_http, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(_http, "WARM_SECONDS", 0.05)
+
+    async def exchange(pool, server):
+        pool.keep_warm(ping)
+        pool.keep_warm(None)  # stopped again before any idle time
+        await pool.send(get())
+        await asyncio.sleep(0.3)
+        await pool.send(get())
+
+    _result, server = run(certificate, echo_target, exchange)
+    assert [r.target for r in server.requests] == ["/api2/json/version"] * 2
+    assert server.connections == 2
+
+
+def test_every_idle_connection_is_kept_warm(certificate, monkeypatch):
+    monkeypatch.setattr(_http, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(_http, "WARM_SECONDS", 0.05)
+
+    async def exchange(pool, server):
+        pool.keep_warm(ping)
+        await asyncio.gather(pool.send(get()), pool.send(get()))
+        await asyncio.sleep(0.5)
+        await asyncio.gather(pool.send(get()), pool.send(get()))
+
+    _result, server = run(certificate, slow(echo_target, 0.02), exchange, max_connections=2)
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("answer", [writing(response(500, "Internal Server Error")),
+                                    writing(response(401, "No ticket", b"")), hang_up])
+def test_a_failed_keep_warm_request_only_closes_its_connection(certificate, monkeypatch, answer):
+    monkeypatch.setattr(_http, "WARM_SECONDS", 0.05)
+
+    async def exchange(pool, server):
+        pool.keep_warm(ping)
+        first = await pool.send(get())
+        await asyncio.sleep(0.2)
+        closed = await until(lambda: server.open == 0)
+        second = await pool.send(get())
+        return first.status, closed, second.status
+
+    script = in_turn(echo_target, answer, echo_target)
+    (first, closed, second), server = run(certificate, script, exchange)
+    assert (first, closed, second) == (200, True, 200)
+    assert [r.connection for r in server.requests][-1] == 2
+
+
+def test_aclose_stops_keeping_warm(certificate, monkeypatch):
+    monkeypatch.setattr(_http, "WARM_SECONDS", 0.05)
+
+    async def exchange(pool, server):
+        pool.keep_warm(ping)
+        await pool.send(get())
+        await asyncio.sleep(0.07)  # the keep-warm request is under way (the server takes 0.1 s)
+        await pool.aclose()
+        await asyncio.sleep(0.2)
+        return await until(lambda: server.open == 0)
+
+    all_closed, server = run(certificate, in_turn(echo_target, slow(echo_target, 0.1)), exchange)
+    assert all_closed
+    assert len(server.requests) <= 2
+
+
 def test_aclose_closes_the_idle_connections(certificate):
     async def exchange(pool, server):
         await asyncio.gather(pool.send(get()), pool.send(get()))
