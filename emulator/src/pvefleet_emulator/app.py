@@ -1,10 +1,10 @@
 """The HTTP layer of PVE's API server as clients see it (pve-sdn-api.md §2).
 
-One aiohttp application serves every remote: the remote is the one whose address and port the
-connection came in on. This module reads the parameters, authenticates, routes, validates
-against the schema, calls the handler and wraps the answer in PVE's envelope; it also applies
-the remote's injected faults and logs each request. The control API under /_emulator is handed
-to control_api.py.
+One aiohttp low-level server serves every remote (net.py carries its connections): the remote is
+the one whose address and port the connection came in on. This module reads the parameters,
+authenticates, routes, validates against the schema, calls the handler and wraps the answer in
+PVE's envelope; it also applies the remote's injected faults and logs each request. The control
+API under /_emulator is handed to control_api.py.
 """
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ API_PREFIX = "/api2/json"
 FORM_SEPARATORS = re.compile(r"[&;]")
 _REGISTERED = (access_api, nodes_api, sdn_api)  # importing these registers their routes
 HANG_POLL_SECONDS = 0.1
+KEEPALIVE_IDLE_SECONDS = 5.0  # pveproxy closes a kept-alive connection after about 5 s idle (§2.4)
+SHUTDOWN_SECONDS = 60.0  # how long a stop waits for requests in progress (aiohttp's default)
 
 
 class Unauthorized(Exception):
@@ -45,17 +47,31 @@ class ApiApp:
         self.by_endpoint = {(r.address, r.port): r for r in remotes}
         self.log_requests = log_requests
         self.stopping = False
-        self.app = web.Application(client_max_size=4 * MAX_BODY)
-        self.app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.app.on_shutdown.append(self._stop)
+        self.loop = asyncio.get_running_loop()
+        # aiohttp's low-level server: no application router or middleware before `handle`, which
+        # routes itself. pveproxy sets no TCP keep-alive on its connections.
+        self.server = web.Server(self.handle, request_factory=self._request, access_log=None, tcp_keepalive=False,
+                                 keepalive_timeout=KEEPALIVE_IDLE_SECONDS)
 
-    def remote_for(self, request: web.Request) -> Remote:
+    def _request(self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
+        return web.BaseRequest(message, payload, protocol, writer, task, self.loop, client_max_size=4 * MAX_BODY)
+
+    async def stop(self, listeners: list[asyncio.Server]) -> None:
+        """Stop listening, release the hanging requests (which would hold the stop for a minute),
+        close idle connections, and wait for the requests in progress."""
+        for listener in listeners:
+            listener.close()
+        self.stopping = True
+        self.server.pre_shutdown()
+        await self.server.shutdown(SHUTDOWN_SECONDS)
+
+    def remote_for(self, request: web.BaseRequest) -> Remote:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         if sockname is None:
             raise web.HTTPServiceUnavailable(text="the connection is gone")
         return self.by_endpoint[(sockname[0], sockname[1])]
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         remote = self.remote_for(request)
         if request.path == "/_emulator" or request.path.startswith("/_emulator/"):
             return await control_api.handle(remote, request)
@@ -86,8 +102,6 @@ class ApiApp:
         if drop == "after":  # the request was carried out; the client never hears of it
             self._answered(remote, request, logged, None, fault)
             return _drop(request)
-        if remote.faults.latency_ms:
-            await asyncio.sleep(remote.faults.latency_ms / 1000)
         self._answered(remote, request, logged, response.status, fault)
         if drop == "truncate":
             return _truncate(request, response)
@@ -95,14 +109,14 @@ class ApiApp:
             return response.send(request)
         return response
 
-    def _answered(self, remote: Remote, request: web.Request, logged: LoggedRequest, status: Optional[int],
+    def _answered(self, remote: Remote, request: web.BaseRequest, logged: LoggedRequest, status: Optional[int],
                   fault: Optional[str]) -> None:
-        logged.status, logged.fault = status, fault
+        remote.requests.answer(logged, status, fault)
         if self.log_requests:
             outcome = " ".join(str(part) for part in (status, fault) if part is not None)
             print(f"{remote.name} {request.method} {request.rel_url} -> {outcome}", file=sys.stderr, flush=True)
 
-    async def _hang(self, request: web.Request) -> web.Response:
+    async def _hang(self, request: web.BaseRequest) -> web.Response:
         """Hold the request, unanswered, until the client closes the connection (or the emulator
         stops). aiohttp tells a handler of a lost connection only by cancelling it (its
         handler_cancellation), which would also cut short requests that PVE carries out although
@@ -111,10 +125,7 @@ class ApiApp:
             await asyncio.sleep(HANG_POLL_SECONDS)
         return _drop(request)
 
-    async def _stop(self, _app: web.Application) -> None:
-        self.stopping = True  # releases the hanging requests, which would hold the shutdown for a minute
-
-    async def answer(self, remote: Remote, request: web.Request, method: str,
+    async def answer(self, remote: Remote, request: web.BaseRequest, method: str,
                      api_path: str) -> web.Response | BodilessAnswer:
         """PVE's answer to one API request."""
         try:
@@ -128,14 +139,15 @@ class ApiApp:
             traceback.print_exc()
             return error_response(500, f"emulator internal error: {exc}\n")
         body = {"data": data.data, "total": data.total} if isinstance(data, routes.WithTotal) else {"data": data}
-        return _response(200, "OK", json.dumps(body, separators=(",", ":")).encode())
+        return _response(200, "OK", _compact_json(body).encode())
 
-    async def _call(self, remote: Remote, request: web.Request, method: str, api_path: str) -> Any:
+    async def _call(self, remote: Remote, request: web.BaseRequest, method: str, api_path: str) -> Any:
         params = await read_parameters(request, method)
         found = routes.match(method, api_path)
         user = ""
+        header, ticket = request.headers.get("Authorization", ""), _ticket(request)
         if found is None or found[0].needs_auth:
-            user = authenticate(remote, request, method)
+            user = authenticate(remote, request, method, header, ticket)
         if found is None or (remote.pve8 and found[0].pve9_only):
             raise ApiError(501, f"Method '{method} {api_path}' not implemented")
         route, path_params = found
@@ -146,7 +158,7 @@ class ApiApp:
             if name in params and params[name] != value:
                 raise ParamError({name: "duplicate parameter (already defined in URI) with conflicting values!"})
             params[name] = value
-        if schema.method_info(route.template, method).get("allowtoken") == 0 and _sends_token(request):
+        if schema.method_info(route.template, method).get("allowtoken") == 0 and _sends_token(header, ticket):
             # raise_perm_exc with a text that ends in a newline: it is inside the parentheses.
             raise ApiError(403, f"Permission check failed (URI '{api_path}' not available with API token, "
                                 "need proper ticket.\n)\n")
@@ -160,7 +172,7 @@ class ApiApp:
         return await route.handler(routes.Call(remote, method, route.template, checked, user, time.time()))
 
 
-async def read_parameters(request: web.Request, method: str) -> dict[str, Any]:
+async def read_parameters(request: web.BaseRequest, method: str) -> dict[str, Any]:
     """Body (form or JSON) and query string; the query string wins; `_dc` is dropped (§2.3)."""
     if request.content_length and request.content_length > MAX_BODY:
         raise ApiError(501, "for data too large")
@@ -211,13 +223,12 @@ def parse_form(text: str) -> dict[str, Any]:
     return params
 
 
-def authenticate(remote: Remote, request: web.Request, method: str) -> str:
-    """The user of the request (for a token the full token id); raises Unauthorized. A cookie
-    ticket wins, then `Authorization: PVEAuthCookie=`, then an API token (§2.2). A ticket's user
-    must exist and be enabled (pve-manager HTTPServer.pm auth_handler)."""
+def authenticate(remote: Remote, request: web.BaseRequest, method: str, header: str, ticket: str) -> str:
+    """The user of the request (for a token the full token id), from its Authorization header
+    and its ticket (_ticket); raises Unauthorized. A cookie ticket wins, then `Authorization:
+    PVEAuthCookie=`, then an API token (§2.2). A ticket's user must exist and be enabled
+    (pve-manager HTTPServer.pm auth_handler)."""
     credentials = remote.credentials
-    header = request.headers.get("Authorization", "")
-    ticket = _ticket(request)
     if ticket:
         user = credentials.check_ticket(urllib.parse.unquote(ticket))
         if user is None or not remote.access.user_enabled(user):
@@ -234,32 +245,44 @@ def authenticate(remote: Remote, request: web.Request, method: str) -> str:
     raise Unauthorized("No ticket")
 
 
-def _ticket(request: web.Request) -> str:
+def _ticket(request: web.BaseRequest) -> str:
     header = request.headers.get("Authorization", "")
-    ticket = request.cookies.get("PVEAuthCookie")
+    ticket = request.cookies.get("PVEAuthCookie") if "Cookie" in request.headers else None
     if not ticket and header.startswith("PVEAuthCookie="):
         ticket = header[len("PVEAuthCookie="):]
     return ticket or ""
 
 
-def _sends_token(request: web.Request) -> bool:
+def _sends_token(header: str, ticket: str) -> bool:
     """Whether pveproxy sees an API token: one in the Authorization header, and no ticket."""
-    header = request.headers.get("Authorization", "")
-    return not _ticket(request) and (header.startswith("PVEAPIToken=") or header.startswith("PVEAPIToken "))
+    return not ticket and (header.startswith("PVEAPIToken=") or header.startswith("PVEAPIToken "))
+
+
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would make an encoder per call
+_date: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """Now as an HTTP date, made once a second (as aiohttp makes its Date header)."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True))
+    return _date[1]
 
 
 def error_response(status: int, message: str, errors: Optional[dict] = None) -> web.Response:
     body: dict[str, Any] = {"data": None, "message": message}
     if errors:
         body["errors"] = errors
-    return _response(status, message, json.dumps(body, separators=(",", ":")).encode())
+    return _response(status, message, _compact_json(body).encode())
 
 
 def _response(status: int, message: str, body: bytes) -> web.Response:
     # The reason phrase is the message's first line (§2.4).
     reason = message.split("\n", 1)[0].strip().encode("latin-1", errors="replace").decode("latin-1") or None
     headers = {"Server": "pve-api-daemon/3.0", "Cache-Control": "max-age=0", "Pragma": "no-cache",
-               "Expires": formatdate(usegmt=True)}
+               "Expires": http_date()}
     if body:
         headers["Content-Type"] = "application/json;charset=UTF-8"
     response = web.Response(status=status, reason=reason, body=body, headers=headers)
@@ -278,26 +301,26 @@ class BodilessAnswer:
         self.status, self.reason = status, reason
 
     def head(self) -> bytes:
-        date = formatdate(usegmt=True)
+        date = http_date()
         return (f"HTTP/1.1 {self.status} {self.reason}\r\nCache-Control: max-age=0\r\nConnection: close\r\n"
                 f"Date: {date}\r\nPragma: no-cache\r\nServer: pve-api-daemon/3.0\r\nExpires: {date}\r\n\r\n"
                 ).encode("latin-1", errors="replace")
 
-    def send(self, request: web.Request) -> web.Response:
+    def send(self, request: web.BaseRequest) -> web.Response:
         if request.transport is not None:
             request.transport.write(self.head())
             request.transport.close()
         return web.Response()  # not sent: the connection is closing
 
 
-def _drop(request: web.Request) -> web.Response:
+def _drop(request: web.BaseRequest) -> web.Response:
     """Close the connection without an answer."""
     if request.transport is not None:
         request.transport.abort()
     return web.Response()
 
 
-def _truncate(request: web.Request, response: web.Response | BodilessAnswer) -> web.Response:
+def _truncate(request: web.BaseRequest, response: web.Response | BodilessAnswer) -> web.Response:
     """Send the answer's status line and headers, as aiohttp would with the full Content-Length,
     and half its body (half its headers if it has none), then abort the connection: no TLS
     close_notify, so the client sees the connection die inside the answer."""
@@ -307,7 +330,7 @@ def _truncate(request: web.Request, response: web.Response | BodilessAnswer) -> 
         body = bytes(response.body) if isinstance(response.body, (bytes, bytearray)) else b""
         headers = response.headers.copy()
         headers["Content-Length"] = str(len(body))
-        headers.setdefault("Date", formatdate(usegmt=True))
+        headers.setdefault("Date", http_date())
         head = (f"HTTP/1.1 {response.status} {response.reason}\r\n"
                 + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
                 + "\r\n").encode("latin-1", errors="replace")

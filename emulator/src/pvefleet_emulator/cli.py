@@ -5,26 +5,24 @@ import argparse
 import asyncio
 import ipaddress
 import signal
-import ssl
 import sys
 import time
 from pathlib import Path
 
-from aiohttp import web
-
 from pvefleet_emulator.access import AccessSetup
 from pvefleet_emulator.app import ApiApp
 from pvefleet_emulator.inventory import write_inventory
+from pvefleet_emulator.net import listen
 from pvefleet_emulator.remote import Remote, RemoteSettings
-
-KEEPALIVE_IDLE_SECONDS = 5.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pvefleet-emulator", description=__doc__)
     parser.add_argument("--remotes", type=int, default=3, help="how many PVE clusters (default 3)")
     parser.add_argument("--nodes", type=int, default=1, help="nodes per cluster (default 1)")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="added before every API answer")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="round-trip time of the modelled network to each remote (net.py): a new connection "
+                             "costs 2 round trips (3 with TLS 1.2), each request 1")
     parser.add_argument("--task-seconds", type=float, default=2.0, help="how long an apply's reload takes")
     parser.add_argument("--addressing", choices=["ip", "ports"], default="ip",
                         help="ip: 127.0.0.2, 127.0.0.3, ... at --port; ports: 127.0.0.1 at --base-port, +1, ...")
@@ -87,13 +85,7 @@ async def serve(args: argparse.Namespace) -> None:
                       args.state_dir)
                for i, (address, port) in enumerate(endpoints(args))]
     emulator = ApiApp(remotes, log_requests=args.log_requests)
-    # pveproxy closes a kept-alive connection after about 5 s idle (pve-sdn-api.md §2.4).
-    runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_IDLE_SECONDS)
-    await runner.setup()
-    for remote in remotes:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(remote.files.cert, remote.files.key)
-        await web.TCPSite(runner, remote.address, remote.port, ssl_context=context, backlog=512).start()
+    listeners = await listen(remotes, emulator.server)
     write_inventory(args.inventory, remotes)
     print(f"started {len(remotes)} remote(s) in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)
     print("ready", flush=True)
@@ -102,7 +94,7 @@ async def serve(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    await runner.cleanup()
+    await emulator.stop(listeners)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from typing import Any, Optional
 
+from pvefleet_emulator.net import CONTROL_ALPN
+
 _UNSET: Any = object()
 
 
@@ -25,6 +27,7 @@ class EmulatorControl:
         in /_emulator); `ca_path` its certificate (`pvefleet_sdn_ca_path`)."""
         self.base_url = base_url.rstrip("/")
         self.context = ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
+        self.context.set_alpn_protocols([CONTROL_ALPN])  # outside the modelled network (net.py)
         self.timeout = timeout
 
     def _call(self, method: str, path: str, body: Optional[dict] = None) -> Any:

@@ -3,7 +3,9 @@
 
     GET    /_emulator                  the list of these endpoints
     GET    /_emulator/state            running and pending config, lock, version, tasks, node
-                                       versions, faults (see Remote.inspect)
+                                       versions, faults, "connections": {"accepted", "resumed",
+                                       "open"} (net.ConnectionCounts) and "requests_answered" (the
+                                       request log's length) since the last reset (Remote.inspect)
     POST   /_emulator/faults           add faults: a fault spec (faults.py); answers the faults now set.
                                        A fail rule's "drop" closes the connection instead of answering:
                                        "before" without doing the request, "after" once it is done,
@@ -21,8 +23,9 @@
                                        for an injected error, "drop:<kind>"); control calls are not logged
     DELETE /_emulator/requests         empty that log
     POST   /_emulator/reset            an empty SDN config, never applied, no lock, no tasks, an empty
-                                       request log; the access configuration is kept, unless the body
-                                       is {"access": true}
+                                       request log, the connection counts from 0 (the open ones still
+                                       open); the access configuration is kept, unless the body is
+                                       {"access": true}
 
 Access configuration (access.py; writes are refused with 400 {"error": "..."} as PVE would refuse them):
 
@@ -89,7 +92,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, text=json.dumps(data, default=str), content_type="application/json")
 
 
-async def handle(remote: Remote, request: web.Request) -> web.Response:
+async def handle(remote: Remote, request: web.BaseRequest) -> web.Response:
     action = (request.method, request.path.rstrip("/"))
     if action == ("GET", "/_emulator"):
         return _json({"remote": remote.name, "endpoints": ENDPOINTS})
@@ -140,7 +143,7 @@ def _items(value: Any) -> list[str]:
     return split_list(str(value))
 
 
-async def _access(remote: Remote, request: web.Request, method: str, tail: str) -> web.Response:
+async def _access(remote: Remote, request: web.BaseRequest, method: str, tail: str) -> web.Response:
     """The access configuration's calls; `tail` is the path after /_emulator/access."""
     access = remote.access
     if (method, tail) == ("GET", ""):

@@ -2,7 +2,8 @@
 
 A fault spec is a JSON object; any of these keys may be combined:
 
-    {"latency_ms": 20}                       added before every API answer of this remote
+    {"latency_ms": 20}                       the round-trip time of the modelled network to this
+                                             remote (net.py); 0 models none
     {"fail": RULE} or {"fail": [RULE, ...]}  fail matching requests (see FailRule): an error
                                              answer, or with "drop" one of DROP_KINDS
     {"reload": "fail" | "hang" | "node:pve2" | "node:pve2:error" | null}

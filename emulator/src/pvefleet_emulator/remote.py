@@ -13,6 +13,7 @@ from pvefleet_emulator.certs import ensure_certificate, fingerprint
 from pvefleet_emulator.faults import Faults
 from pvefleet_emulator.ipam import IpamDb
 from pvefleet_emulator.lock import new_token
+from pvefleet_emulator.net import ConnectionCounts
 from pvefleet_emulator.node_reload import node_state
 from pvefleet_emulator.request_log import RequestLog
 from pvefleet_emulator.sdn_config import MODEL_KINDS, SdnConfig
@@ -64,6 +65,7 @@ class Remote:
         self.tasks.load(self.files.load_json("tasks.json") or [], time.time())
         self.faults = Faults(latency_ms=settings.latency_ms)
         self.requests = RequestLog()
+        self.connections = ConnectionCounts()
         # pmxcfs' "domain-sdn" lock: one SDN write of this cluster at a time (pve-sdn-api.md §3.2).
         self.domain_lock = asyncio.Lock()
         self.issued_lock_tokens: list[str] = []
@@ -109,9 +111,9 @@ class Remote:
         self.files.remove_json("priv/access.json")
 
     def reset(self, *, access: bool = False) -> None:
-        """An empty SDN configuration, never applied, no lock, no tasks, an empty request log (faults
-        stay as they are); with `access`, the access configuration it started with too (else it
-        is kept)."""
+        """An empty SDN configuration, never applied, no lock, no tasks, an empty request log, the
+        connection counts from 0 (but for those open; faults stay as they are); with `access`,
+        the access configuration it started with too (else it is kept)."""
         if access:
             self.reset_access()
         self.config = SdnConfig()
@@ -119,6 +121,7 @@ class Remote:
         self.tasks.clear()
         self.issued_lock_tokens.clear()
         self.requests.clear()
+        self.connections.accepted = self.connections.resumed = 0
         self.files.remove_config()
         self.persist()
         self.save_tasks()
@@ -146,4 +149,6 @@ class Remote:
                       for task in sorted(self.tasks.tasks.values(), key=lambda t: t.start)],
             "ipam_db": self.ipam.to_dict(),
             "faults": self.faults.describe(),
+            "connections": self.connections.describe(),
+            "requests_answered": self.requests.answered,
         }

@@ -34,15 +34,22 @@ class LoggedRequest:
 class RequestLog:
     def __init__(self) -> None:
         self.entries: list[LoggedRequest] = []
+        self.answered = 0  # how many entries describe() lists, without making the list
 
     def add(self, method: str, path: str, query: str) -> LoggedRequest:
-        """A request as it arrives; its status or fault is set when it is answered."""
+        """A request as it arrives; answer() sets its status or fault."""
         entry = LoggedRequest(len(self.entries) + 1, method, path, query)
         self.entries.append(entry)
         return entry
 
+    def answer(self, entry: LoggedRequest, status: Optional[int], fault: Optional[str]) -> None:
+        entry.status, entry.fault = status, fault
+        if entry.seq <= len(self.entries) and self.entries[entry.seq - 1] is entry:  # not cleared meanwhile
+            self.answered += 1
+
     def clear(self) -> None:
         self.entries.clear()  # a request still in flight keeps its entry, out of the log
+        self.answered = 0
 
     def describe(self) -> list[dict]:
         """The answered requests in the order they arrived (one still in flight is left out)."""

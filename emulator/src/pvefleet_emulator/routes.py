@@ -6,7 +6,7 @@ answers that also carry a top-level `total` (§2.4).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 if TYPE_CHECKING:
@@ -57,39 +57,44 @@ class Route:
     handler: Handler
     needs_auth: bool = True  # False: the login, which works without credentials
     pve9_only: bool = False  # not on a PVE 8 node: 501 there
+    # The template's segments, a parameter's as None: made once, matched on every request.
+    segments: tuple[Optional[str], ...] = field(init=False)
+    parameters: tuple[str, ...] = field(init=False)
 
-    @property
-    def segments(self) -> list[str]:
-        return self.template.strip("/").split("/") if self.template != "/" else []
+    def __post_init__(self) -> None:
+        parts = self.template.strip("/").split("/") if self.template != "/" else []
+        self.segments = tuple(None if part.startswith("{") and part.endswith("}") else part for part in parts)
+        self.parameters = tuple(part[1:-1] for part in parts if part.startswith("{") and part.endswith("}"))
 
 
 ROUTES: list[Route] = []
+# The routes by method and number of segments, each list in the order of ROUTES: the first that
+# matches wins.
+_BY_SHAPE: dict[tuple[str, int], list[Route]] = {}
 
 
 def route(method: str, template: str, *, needs_auth: bool = True, pve9_only: bool = False):
     def register(handler: Handler) -> Handler:
-        ROUTES.append(Route(method, template, handler, needs_auth, pve9_only))
+        entry = Route(method, template, handler, needs_auth, pve9_only)
+        ROUTES.append(entry)
+        _BY_SHAPE.setdefault((method, len(entry.segments)), []).append(entry)
         return handler
     return register
 
 
 def match(method: str, path: str) -> Optional[tuple[Route, dict[str, str]]]:
     """The route for METHOD path (already unescaped), with the path parameters."""
-    parts = path.strip("/").split("/") if path.strip("/") else []
-    for candidate in ROUTES:
-        if candidate.method != method:
-            continue
-        segments = candidate.segments
-        if len(segments) != len(parts):
-            continue
-        values: dict[str, str] = {}
-        for segment, part in zip(segments, parts):
-            if segment.startswith("{") and segment.endswith("}"):
+    stripped = path.strip("/")
+    parts = stripped.split("/") if stripped else []
+    for candidate in _BY_SHAPE.get((method, len(parts)), ()):
+        values: list[str] = []
+        for segment, part in zip(candidate.segments, parts):
+            if segment is None:
                 if not part:
                     break
-                values[segment[1:-1]] = part
+                values.append(part)
             elif segment != part:
                 break
         else:
-            return candidate, values
+            return candidate, dict(zip(candidate.parameters, values))
     return None

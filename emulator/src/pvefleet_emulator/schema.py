@@ -111,9 +111,7 @@ def validate(template: str, method: str, params: dict[str, Any], *, without: tup
     """Check `params` against the schema of METHOD template and return them with integers and
     booleans as numbers. `without` removes parameters from the schema (a PVE 8 node has no
     `lock-token`). Raises ParamError with every failing parameter."""
-    schema = parameters(template, method)
-    properties = {name: prop for name, prop in schema["properties"].items() if name not in without}
-    closed = schema["additionalProperties"] == 0 or bool(without)
+    properties, closed, checks = _checked(template, method, without)
     errors: dict[str, str] = {}
     result: dict[str, Any] = {}
     for name, value in params.items():
@@ -128,15 +126,30 @@ def validate(template: str, method: str, params: dict[str, Any], *, without: tup
             result[name] = check_value(prop, value)
         except ValueError as exc:
             errors[name] = str(exc)
-    for name, prop in properties.items():
-        if name not in params and not prop.get("optional"):
+    for name, required, needed in checks:
+        if required and name not in params:
             errors[name] = "property is missing and it is not optional"
-        needed = prop.get("requires")
-        if isinstance(needed, str) and name in params and needed not in params:
+        if needed is not None and name in params and needed not in params:
             errors.setdefault(needed, f"missing property required by '{name}'")
     if errors:
         raise ParamError(errors)
     return result
+
+
+@cache
+def _checked(template: str, method: str, without: tuple[str, ...]) -> tuple[dict, bool, tuple]:
+    """What validate checks, made once per call kind: the properties, whether others are refused,
+    and in the schema's order the properties that are required or require another one."""
+    schema = parameters(template, method)
+    properties = {name: prop for name, prop in schema["properties"].items() if name not in without}
+    closed = schema["additionalProperties"] == 0 or bool(without)
+    checks = []
+    for name, prop in properties.items():
+        needed = prop.get("requires")
+        needed = needed if isinstance(needed, str) else None
+        if not prop.get("optional") or needed is not None:
+            checks.append((name, not prop.get("optional"), needed))
+    return properties, closed, tuple(checks)
 
 
 def check_value(prop: dict, value: Any) -> Any:

@@ -40,82 +40,107 @@ class RemoteFiles:
         self.sdn = directory / "sdn"
         self.cert = directory / "local" / "pve-ssl.pem"
         self.key = directory / "local" / "pve-ssl.key"
-        self._written: dict[Path, Optional[str]] = {}
-        self._directories: set[Path] = set()  # made already: mkdir costs a system call per write
+        # Paths as text, made once: a persist looks each one up, and pathlib's joins, hashes and
+        # comparisons cost more than the writes they lead to.
+        self._config_files = {kind: os.path.join(self.sdn, f"{kind}.cfg") for kind in FILE_KINDS}
+        self._running_file = os.path.join(self.sdn, ".running-config")
+        self._lock_file = os.path.join(self.sdn, ".lock")
+        self._written: dict[str, Optional[str]] = {}
+        self._directories: set[str] = set()  # made already: mkdir costs a system call per write
+        # The running config last saved: apply replaces it (SdnConfig.commit), nothing changes it
+        # in place, so an unchanged one is not serialized again.
+        self._saved_running: Optional[dict] = None
 
     # SDN configuration
 
     def load_config(self) -> SdnConfig:
         pending = {}
         for kind in FILE_KINDS:
-            text = self._read(self.sdn / f"{kind}.cfg")
+            text = self._read(self._config_files[kind])
             types = schema.option_types(_CREATE_CALLS[kind])
             pending[kind] = section_config.parse(text or "", types)
-        running_text = self._read(self.sdn / ".running-config")
+        running_text = self._read(self._running_file)
         running = SdnConfig.running_from_document(json.loads(running_text)) if running_text else None
-        lock = self._read(self.sdn / ".lock")
+        lock = self._read(self._lock_file)
+        self._saved_running = running
         return SdnConfig(pending, running, lock if lock else None)
 
     def save_config(self, config: SdnConfig) -> None:
         for kind in FILE_KINDS:
-            path = self.sdn / f"{kind}.cfg"
+            path = self._config_files[kind]
             text = config.file_text(kind)
             if text or self._known(path) is not None:  # an empty kind gets no file until it had one
                 self._write(path, text)
-        document = config.running_document()
-        self._write_or_remove(self.sdn / ".running-config",
-                              None if document is None else json.dumps(document, sort_keys=True))
-        self._write_or_remove(self.sdn / ".lock", config.lock)
+        if config.running is not self._saved_running or config.running is None:
+            document = config.running_document()
+            self._write_or_remove(self._running_file, None if document is None else json.dumps(document, sort_keys=True))
+            self._saved_running = config.running
+        self._write_or_remove(self._lock_file, config.lock)
 
     def remove_config(self) -> None:
         for kind in FILE_KINDS:
-            self._write_or_remove(self.sdn / f"{kind}.cfg", None)
-        self._write_or_remove(self.sdn / ".running-config", None)
-        self._write_or_remove(self.sdn / ".lock", None)
+            self._write_or_remove(self._config_files[kind], None)
+        self._write_or_remove(self._running_file, None)
+        self._write_or_remove(self._lock_file, None)
+        self._saved_running = None
 
     # Other JSON documents
 
     def load_json(self, name: str) -> Any:
-        text = self._read(self.directory / name)
+        text = self._read(os.path.join(self.directory, name))
         return None if text is None else json.loads(text)
 
     def save_json(self, name: str, data: Any, *, private: bool = False) -> None:
-        self._write(self.directory / name, json.dumps(data, sort_keys=True), mode=0o600 if private else 0o644)
+        self._write(os.path.join(self.directory, name), json.dumps(data, sort_keys=True),
+                    mode=0o600 if private else 0o644)
 
     def remove_json(self, name: str) -> None:
-        self._write_or_remove(self.directory / name, None)
+        self._write_or_remove(os.path.join(self.directory, name), None)
 
     # Files
     #
     # The emulator is the only writer of its state directory, so what it read or wrote last is
     # what each file holds (None: no file); a write that changes nothing costs no system call.
 
-    def _read(self, path: Path) -> Optional[str]:
+    def _read(self, path: str) -> Optional[str]:
         try:
-            text: Optional[str] = path.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as handle:
+                text: Optional[str] = handle.read()
         except FileNotFoundError:
             text = None
         self._written[path] = text
         return text
 
-    def _known(self, path: Path) -> Optional[str]:
+    def _known(self, path: str) -> Optional[str]:
         return self._written[path] if path in self._written else self._read(path)
 
-    def _write(self, path: Path, text: str, *, mode: int = 0o644) -> None:
+    def _write(self, path: str, text: str, *, mode: int = 0o644) -> None:
+        """Into a temporary file, renamed into place: a stop never leaves half a file. The
+        temporary file is made with `mode` (the umask applies), not changed to it afterwards."""
         if self._known(path) == text:
             return
-        if path.parent not in self._directories:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._directories.add(path.parent)
-        tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        os.chmod(tmp, mode)
+        directory = os.path.dirname(path)
+        if directory not in self._directories:
+            os.makedirs(directory, exist_ok=True)
+            self._directories.add(directory)
+        tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp.{os.getpid()}")
+        data = text.encode("utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
         self._written[path] = text
 
-    def _write_or_remove(self, path: Path, text: Optional[str]) -> None:
+    def _write_or_remove(self, path: str, text: Optional[str]) -> None:
         if text is not None:
             self._write(path, text)
         elif self._known(path) is not None:
-            path.unlink(missing_ok=True)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
             self._written[path] = None
