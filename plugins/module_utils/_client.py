@@ -51,9 +51,11 @@ def encode(values: Optional[Mapping[str, Any]]) -> list[tuple[str, str]]:
 
 class PveClient:
     def __init__(self, settings: ConnectionSettings, *, transport=None, attempts: int = 3,
-                 backoff: float = 0.2, max_connections: int = 4, identity: Optional[Mapping[str, Any]] = None):
+                 backoff: float = 0.2, max_connections: int = 4, connection_budget: Optional[int] = None,
+                 identity: Optional[Mapping[str, Any]] = None):
         """`transport` (tests): anything with `async send(HttpRequest) -> HttpResponse` and
-        `async aclose()`; by default HTTPS (_http.py).
+        `async aclose()`; by default HTTPS (_http.py), at most `max_connections` at once and
+        `connection_budget` in all while one is open (HttpsPool).
 
         `identity`: the remote that issued a lock token this client will send, as identity()
         gave it when the lock was taken. The client then talks only to that address, and only
@@ -71,7 +73,8 @@ class PveClient:
                 "the same settings (module_defaults for group/pvefleet.sdn.sdn, or pvefleet_sdn_* host variables)",
                 sent=False, remote=settings.remote)
         expected = self._identity.get("certificate") if self._identity else None
-        self._transport = transport or HttpsPool(settings, max_connections, certificate=expected)
+        self._transport = transport or HttpsPool(settings, max_connections, certificate=expected,
+                                                      budget=connection_budget)
         self._open = False
         self._ticket: Optional[str] = None
         self._csrf: Optional[str] = None

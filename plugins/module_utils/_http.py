@@ -14,6 +14,7 @@ TlsError, raised before any byte of HTTP is written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -351,16 +352,26 @@ class _Connection(asyncio.Protocol):
 
 
 class HttpsPool:
-    """One remote's HTTPS connections: kept alive, at most `max_connections`, TLS checked as
-    ConnectionSettings says."""
+    """One remote's HTTPS connections: kept alive, at most `max_connections` at once, TLS checked
+    as ConnectionSettings says."""
 
-    def __init__(self, settings: ConnectionSettings, max_connections: int, certificate: Optional[str] = None):
+    def __init__(self, settings: ConnectionSettings, max_connections: int, certificate: Optional[str] = None,
+                 budget: Optional[int] = None):
         """`certificate`: the SHA-256 (hex) of the certificate the remote must show (the one seen
         when a transaction took its lock). Without it, the first certificate seen is kept, and
-        every later connection of this pool must show the same one: one pool, one server."""
+        every later connection of this pool must show the same one: one pool, one server.
+
+        `budget`: how many connections the pool opens in all. Once they are spent, a request
+        waits for an open one to be free (a round trip or so) instead of a new TLS handshake
+        (two or three, and the CPU on both ends); only when none is open any more is another
+        opened. For a fleet transaction, whose lock probe PVE answers by closing its connection."""
         self.settings = settings
         self.certificate = certificate
         self.max_connections = max(1, max_connections)
+        self.budget = budget
+        self.opened = 0
+        self._live: set[_Connection] = set()  # opened and not closed: idle, or in an exchange
+        self._waiters: list[asyncio.Future] = []  # requests waiting for one of them to be free
         self._slots = asyncio.Semaphore(self.max_connections)
         self._idle: list[_Connection] = []
         self._tls: Optional[ssl.SSLContext] = None
@@ -376,14 +387,14 @@ class HttpsPool:
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         data = self._encode(request)
-        async with self._slots:
+        async with self._slot():
             now = asyncio.get_running_loop().time()
             if self._idle and now - self._idle[-1].idle_since > IDLE_CHECK_SECONDS:
                 # A close that came while this task ran is not read yet: the loop's next turn
                 # polls the sockets, and the turn after runs what the poll found.
                 await asyncio.sleep(0)
                 await asyncio.sleep(0)
-            connection = self._reusable(now) or await self._connect(request)
+            connection = self._reusable(now) or await self._free_or_new(request)
             try:
                 response, keep_alive = await connection.exchange(data, self.settings.timeout)
             except TransportError as exc:
@@ -399,6 +410,41 @@ class HttpsPool:
             else:
                 connection.close()  # PVE closes after any status >= 400 (pve-sdn-api.md §2.4)
             return response
+
+    async def _free_or_new(self, request: HttpRequest) -> _Connection:
+        """A new connection, unless the budget is spent while one is still open: then that one,
+        as soon as its exchange (or keep-warm request) ends and leaves it reusable."""
+        loop = asyncio.get_running_loop()
+        while self.budget is not None and self.opened >= self.budget and self._still_open():
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.remove(waiter)
+            connection = self._reusable(loop.time())
+            if connection is not None:
+                return connection
+        connection = await self._connect(request)
+        self.opened += 1
+        self._live.add(connection)
+        return connection
+
+    def _still_open(self) -> bool:
+        self._live = {connection for connection in self._live if not connection.closed}
+        return bool(self._live)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self):
+        """One of the `max_connections` slots, for one exchange. Its connection is then left
+        free or closed: the requests waiting for one (see _free_or_new) look again."""
+        async with self._slots:
+            try:
+                yield
+            finally:
+                for waiter in self._waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     def keep_warm(self, ping: Optional[Callable[[], Awaitable[HttpRequest]]]) -> None:
         """While `ping` is set, no idle connection is left to the server's idle timeout (about
@@ -450,7 +496,7 @@ class HttpsPool:
             request = await self._ping() if self._ping is not None else None
         except Exception:  # a login that failed: the next real request tells why
             request = None
-        async with self._slots:
+        async with self._slot():
             if connection not in self._idle:
                 return  # taken by a request meanwhile, or closed
             self._idle.remove(connection)

@@ -16,9 +16,11 @@ from typing import Optional
 SCOUTS = 5
 # How far apart a scout polls at most, and a remote whose task should have ended by now.
 CLOSE_MAX = 0.1
-# The others' polls before anything is known: from PATIENT_FIRST, doubling up to PATIENT_MAX.
-PATIENT_FIRST = 0.25
-PATIENT_MAX = 1.0
+# The others' polls before anything is known: from PATIENT_FIRST, doubling up to PATIENT_MAX. A
+# scout's news usually comes first; these polls only bound how late a remote whose scouts' tasks
+# run long notices its own task's end.
+PATIENT_FIRST = 2.0
+PATIENT_MAX = 4.0
 
 
 class FleetPace:

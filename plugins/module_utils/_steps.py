@@ -163,11 +163,14 @@ async def apply(remote: Remote, *, timeout: float, check_nodes: bool = True, pac
         remote.enter(Phase.APPLY_UNKNOWN, token=None, error=f"the apply answered {answer!r}, which is not a task ID",
                      recovery=check_reload_hint("<the newest reloadnetworkall task>", "<node>"))
         return
+    # The reload runs from PVE's answer on, however long the request waited for its slot: the
+    # fleet's pace (when a task should end) and the timeout count from here.
+    answered = time.monotonic()
     remote.enter(Phase.APPLYING, token=None, apply={"upid": upid.text, "node": upid.node})
     try:
         nodes = await node_names(client) if check_nodes else []
         report = await follow_reload(client, upid, nodes, timeout=timeout, check_nodes=check_nodes, pace=pace,
-                                     started=started)
+                                     started=answered)
     except Exception as exc:  # noqa: BLE001 - committed: a follow-up failure is a report, not a rollback
         remote.enter(Phase.APPLY_UNKNOWN, apply={"upid": upid.text, "node": upid.node, "ok": False},
                      error=f"applied, but the reload's result is unknown: {_text(exc)}",

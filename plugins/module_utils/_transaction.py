@@ -62,9 +62,12 @@ __all__ = ["DEFAULT_CONCURRENCY", "KIND_ORDER", "DesiredObject", "FleetTransacti
 
 
 def fleet_client(settings: ConnectionSettings, identity: Optional[dict] = None) -> PveClient:
-    # Two connections per remote: enough for the reads that go at once, and each TLS handshake
-    # costs the controller (and the remote) more CPU than a dozen requests on a kept-alive one.
-    return PveClient(settings, max_connections=2, identity=identity)
+    # Two connections per remote, for the whole transaction: enough for the reads that go at
+    # once, and each TLS handshake costs the controller (and the remote) more CPU and round trips
+    # than a wait for a free connection. The lock probe's error answer closes one of them (PVE
+    # closes after any error): the rest of the transaction then takes turns on the other, kept
+    # warm through the waits on other remotes (_keep_warm).
+    return PveClient(settings, max_connections=2, connection_budget=2, identity=identity)
 
 
 def raise_open_files_limit(needed: int) -> None:

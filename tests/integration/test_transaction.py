@@ -387,3 +387,20 @@ def test_the_role_fleet_engine_refuses_bad_input_on_every_host_before_any_lock(r
     assert set(run.statuses(OWN_RESULT).values()) == {"failed"}
     assert "tag" in run.one(OWN_RESULT, "remote003")["result"]["msg"]
     assert_unlocked_and_empty(remotes)
+
+
+def test_a_fleet_transaction_keeps_to_two_connections_per_remote_however_long_the_others_take(
+        remotes, inventory, tmp_path):
+    """One slow remote (0.8 s round trips) holds every phase barrier for several seconds, longer
+    than pveproxy keeps an idle connection (5 s): the others keep theirs warm instead of opening
+    new ones, and nobody opens more than two."""
+    slow = remotes[-1]
+    slow.control.faults(latency_ms=800)
+    run = run_playbook(fleet_play(), inventory, tmp_path / "1")
+    assert run.rc == 0, run.output
+    assert_clean(remotes, applied=True)
+    for remote in remotes:
+        assert remote.control.state()["connections"]["accepted"] <= 2, remote.name
+    for fast in remotes[:-1]:
+        pings = [r for r in fast.control.requests() if (r["method"], r["path"]) == ("GET", "/version")]
+        assert len(pings) > 1, f"{fast.name}: no wait long enough to need keeping warm ({pings})"

@@ -391,7 +391,7 @@ def settings_for(port: int, **options) -> ConnectionSettings:
 
 
 def run(certificate: Certificate, script: Optional[Script], exchange, *, max_connections: int = 4,
-        serving: Optional[dict] = None, **options):
+        budget: Optional[int] = None, serving: Optional[dict] = None, **options):
     """Serve `script` (TlsServer's own options in `serving`), point a pool at the server (trusting
     the certificate by ca_path unless `options` say otherwise) and return
     (await exchange(pool, server), server)."""
@@ -399,7 +399,7 @@ def run(certificate: Certificate, script: Optional[Script], exchange, *, max_con
 
     async def go():
         async with TlsServer(certificate, script, **(serving or {})) as server:
-            pool = HttpsPool(settings_for(server.port, **options), max_connections)
+            pool = HttpsPool(settings_for(server.port, **options), max_connections, budget=budget)
             try:
                 return await exchange(pool, server), server
             finally:
@@ -611,6 +611,54 @@ def test_aclose_stops_keeping_warm(certificate, monkeypatch):
     all_closed, server = run(certificate, in_turn(echo_target, slow(echo_target, 0.1)), exchange)
     assert all_closed
     assert len(server.requests) <= 2
+
+
+# The connection budget
+
+
+def test_with_the_budget_spent_requests_take_turns_on_the_open_connection(certificate):
+    async def exchange(pool, server):
+        await asyncio.gather(pool.send(get()), pool.send(get()))  # two connections: the budget
+        failed = await pool.send(get("/api2/json/fail"))  # an error answer: PVE closes its connection
+        answers = await asyncio.gather(*(pool.send(get(f"/api2/json/n/{n}")) for n in range(3)))
+        return failed.status, [answer.body for answer in answers]
+
+    async def script(request: Received, peer: Peer) -> None:
+        await asyncio.sleep(0.02)
+        if request.target.endswith("/fail"):
+            peer.write(response(500, "Internal Server Error", b"{}", "Connection: close"))
+        else:
+            await echo_target(request, peer)
+
+    (status, bodies), server = run(certificate, script, exchange, max_connections=2, budget=2)
+    assert status == 500 and bodies == [b"/api2/json/n/0", b"/api2/json/n/1", b"/api2/json/n/2"]
+    assert server.connections == 2
+    assert len({r.connection for r in server.requests[-3:]}) == 1
+
+
+def test_with_the_budget_spent_and_nothing_open_a_request_opens_one_more(certificate):
+    async def exchange(pool, server):
+        first = await pool.send(get())
+        second = await pool.send(get())
+        return first.status, second.status
+
+    script = in_turn(writing(response(200, "OK", b"1"), then_close=True), echo_target)
+    (first, second), server = run(certificate, script, exchange, max_connections=2, budget=1)
+    assert (first, second) == (200, 200)
+    assert server.connections == 2  # over the budget: else nothing could go on
+
+
+def test_with_the_budget_spent_a_request_waits_for_a_keep_warm_request(certificate, monkeypatch):
+    monkeypatch.setattr(_http, "WARM_SECONDS", 0.05)
+
+    async def exchange(pool, server):
+        pool.keep_warm(ping)
+        await pool.send(get())
+        assert await until(lambda: any(r.target == "/api2/json/ping" for r in server.requests))
+        return (await pool.send(get("/api2/json/after"))).status  # the ping takes 0.1 s to answer
+
+    status, server = run(certificate, slow(echo_target, 0.1), exchange, max_connections=2, budget=1)
+    assert status == 200 and server.connections == 1
 
 
 def test_aclose_closes_the_idle_connections(certificate):
