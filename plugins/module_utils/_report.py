@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import Phase
 
@@ -31,7 +32,9 @@ class ProgressReporter:
         self._last_time = float("-inf")
         self._last_tenth: tuple[str, int] = ("", -1)
 
-    def __call__(self, phase: str, counts: dict, *, done: int, of: int, elapsed: float, tick: bool = False) -> None:
+    def __call__(self, phase: str, counts: Callable[[], dict], *, done: int, of: int, elapsed: float,
+                 tick: bool = False) -> None:
+        """`counts()`: how many remotes are in each phase, asked only for a line that is printed."""
         now = self.clock()
         tenth = (phase, (10 * done) // of if of else 10)
         due = done == 0 or done == of or tenth != self._last_tenth or now - self._last_time >= PROGRESS_SECONDS
@@ -40,7 +43,7 @@ class ProgressReporter:
         if phase == "apply" and 0 < of and done < of:
             line = f"[apply] waiting for {of} reloads: {done} done, {elapsed:.0f} s"
         else:
-            line = progress_line(phase, counts, self.total) + (f" ({done}/{of} done, {elapsed:.0f} s)" if of else "")
+            line = progress_line(phase, counts(), self.total) + (f" ({done}/{of} done, {elapsed:.0f} s)" if of else "")
         if line == self._last_line:
             return
         self.write(line)
