@@ -39,26 +39,34 @@ BIN = Path(sys.executable).parent
 class Method:
     name: str
     label: str
+    playbook: Optional[str] = None  # in bench/playbooks, for the methods ansible-playbook runs
     forks: Optional[str] = None  # "5" or "N" for the role
     max_size: int = 1_000_000  # larger fleets are not run (see --role-max)
 
-    def command(self, inventory: Path, size: int) -> list[str]:
+    def command(self, inventory: Path, size: int, task_seconds: float) -> list[str]:
         if self.name.startswith("coordinator-inprocess"):
             return [sys.executable, str(HERE / "coordinator.py"), str(inventory)]
         if self.name == "pdm-baseline":
             return [sys.executable, str(HERE / "pdm_baseline.py"), str(inventory)]
-        playbook = "coordinator.yml" if self.name == "coordinator-playbook" else "role.yml"
+        if self.name == "minimal-client":
+            return [sys.executable, str(HERE / "minimal_client.py"), str(inventory), "--task-seconds", str(task_seconds)]
         forks = size if self.forks == "N" else int(self.forks or 5)
-        return [str(BIN / "ansible-playbook"), "-i", str(inventory), "-f", str(forks), str(HERE / "playbooks" / playbook)]
+        return [str(BIN / "ansible-playbook"), "-i", str(inventory), "-f", str(forks),
+                str(HERE / "playbooks" / str(self.playbook))]
 
 
 METHODS = {
     "coordinator-inprocess": Method("coordinator-inprocess", "coordinator, in process"),
-    "coordinator-playbook": Method("coordinator-playbook", "coordinator, ansible-playbook"),
-    "role-forks5": Method("role-forks5", "role, forks=5", forks="5"),
-    "role-forksN": Method("role-forksN", "role, forks=N", forks="N"),
+    "coordinator-playbook": Method("coordinator-playbook", "coordinator, ansible-playbook", "coordinator.yml"),
+    "role-fleet": Method("role-fleet", "role, engine=fleet, forks=5", "role_fleet.yml", forks="5"),
+    "role-forks5": Method("role-forks5", "role, forks=5", "role.yml", forks="5"),
+    "role-forksN": Method("role-forksN", "role, forks=N", "role.yml", forks="N"),
     "pdm-baseline": Method("pdm-baseline", "PDM-style baseline"),
+    "minimal-client": Method("minimal-client", "minimal client (protocol only)"),
 }
+# With --pin, the controller runs on this CPU and the emulated remotes on the other, so that each
+# side's cost shows on its own (real remotes have their own CPUs).
+CONTROLLER_CPU, EMULATOR_CPU = 0, 1
 
 
 @dataclass
@@ -134,6 +142,9 @@ def run_one(method: Method, size: int, args: argparse.Namespace) -> Result:
     try:
         with EmulatorProcess(remotes=size, nodes=1, task_seconds=args.task_seconds, latency_ms=args.latency_ms,
                              workdir=workdir / "emulator") as emulator:
+            pin = _pinning(args)
+            if pin:
+                os.sched_setaffinity(emulator.process.pid, {EMULATOR_CPU})
             env = dict(os.environ,
                        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
                        PYTHONPATH=str(REPO / ".build" / "collections"),
@@ -146,8 +157,9 @@ def run_one(method: Method, size: int, args: argparse.Namespace) -> Result:
             emulator_cpu, controller_cpu = _cpu_seconds(emulator.process.pid), _children_cpu()
             started = time.monotonic()
             with open(log, "w", encoding="utf-8") as output:
-                process = subprocess.Popen(method.command(emulator.inventory, size), env=env, cwd=REPO,
-                                           stdout=output, stderr=subprocess.STDOUT)
+                process = subprocess.Popen(method.command(emulator.inventory, size, args.task_seconds), env=env,
+                                           cwd=REPO, stdout=output, stderr=subprocess.STDOUT,
+                                           preexec_fn=(lambda: os.sched_setaffinity(0, {CONTROLLER_CPU})) if pin else None)
                 with TreeMemory(process.pid) as memory:
                     returncode = process.wait(timeout=args.timeout)
             result.wall = round(time.monotonic() - started, 3)
@@ -160,7 +172,11 @@ def run_one(method: Method, size: int, args: argparse.Namespace) -> Result:
                 # The in-process methods time the transaction itself, after their imports.
                 result.detail.update(json.loads(text.strip().splitlines()[-1]))
                 result.detail["process_wall"], result.wall = result.wall, result.detail["wall"]
-            applied = _applied_everywhere(emulator)
+            states = [remote.control.state() for remote in emulator.remotes.values()]
+            accepted = [state.get("connections", {}).get("accepted") for state in states]
+            if all(isinstance(count, int) for count in accepted):
+                result.detail["connections_per_remote"] = round(sum(accepted) / size, 2)
+            applied = _applied_everywhere(states)
             result.ok = returncode == 0 and applied
             if not result.ok:
                 result.detail["error"] = f"exit {returncode}, applied everywhere: {applied}; log: {text[-1500:]}"
@@ -180,12 +196,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _applied_everywhere(emulator: EmulatorProcess) -> bool:
-    for remote in emulator.remotes.values():
-        state = remote.control.state()
-        if "vnet1" not in state["running"]["vnets"] or state["lock"]["held"] or state["has_pending_changes"]:
-            return False
-    return True
+def _applied_everywhere(states: list[dict]) -> bool:
+    return all("vnet1" in state["running"]["vnets"] and not state["lock"]["held"] and not state["has_pending_changes"]
+               for state in states)
+
+
+def _pinning(args: argparse.Namespace) -> bool:
+    return args.pin and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -197,12 +214,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--role-max", type=int, default=100,
                         help="largest N the task-by-task role runs at (its time grows with N/forks)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds one run may take")
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
+                        help="the controller on one CPU and the emulator on another (default: on, with 2 CPUs or more)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
     methods = [METHODS[name] for name in args.methods.split(",")]
     for method in methods:
-        if method.name.startswith("role"):
+        if method.name.startswith("role-forks"):
             method.max_size = args.role_max
     lower_bound = round(PROTOCOL_ROUND_TRIPS * args.latency_ms / 1000 + args.task_seconds, 3)
     results = []
@@ -216,6 +235,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"N={size:<5} {method.label:<32} {shown}", flush=True)
     config = {"sizes": sizes, "latency_ms": args.latency_ms, "task_seconds": args.task_seconds,
               "protocol_round_trips": PROTOCOL_ROUND_TRIPS, "lower_bound": lower_bound, "cpus": os.cpu_count(),
+              "pinned": _pinning(args),
               "python": sys.version.split()[0], "total_seconds": round(time.monotonic() - started, 1)}
     args.out.mkdir(parents=True, exist_ok=True)
     data = {"config": config, "results": [asdict(result) for result in results]}
