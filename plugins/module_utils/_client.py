@@ -74,7 +74,7 @@ class PveClient:
                 sent=False, remote=settings.remote)
         expected = self._identity.get("certificate") if self._identity else None
         self._transport = transport or HttpsPool(settings, max_connections, certificate=expected,
-                                                      budget=connection_budget)
+                                                 budget=connection_budget)
         self._open = False
         self._ticket: Optional[str] = None
         self._csrf: Optional[str] = None
