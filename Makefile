@@ -35,7 +35,7 @@ test: lint code sanity docs-lint importer docsite sanity-2.16 units molecule
 # and the tests; their settings are in pyproject.toml. mypy runs on the collection as Python imports it
 # (ansible_collections.pvefleet.sdn, through the symlinked tree) and on the emulator's package.
 code: venv
-	$(BIN)/ruff check plugins emulator/src emulator/tests bench tests
+	$(BIN)/ruff check plugins emulator/src emulator/tests emulator/bench bench tests
 	cd $(COLLECTIONS) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml ansible_collections/pvefleet/sdn/plugins
 	cd $(CURDIR)/emulator/src && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml pvefleet_emulator
 

@@ -35,10 +35,10 @@ def rss_mib(pid: int) -> float:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    workdir, base = None, None  # the first start's, for the restart
     for attempt in ("first start (certificates made)", "restart (certificates reused)"):
         started = time.monotonic()
-        emu = EmulatorProcess(remotes=count, workdir=None if attempt.startswith("first") else workdir,
-                              base_address=None if attempt.startswith("first") else base)
+        emu = EmulatorProcess(remotes=count, workdir=workdir, base_address=base)
         emu.start()
         ready = time.monotonic() - started
         workdir, base = emu.workdir, emu.base_address
