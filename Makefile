@@ -68,6 +68,14 @@ molecule: venv
 clean:
 	rm -rf $(VENV) .build
 
+# A tool's own venv (the importer, the docsite, ansible-core 2.16), made anew when its requirements
+# file, the rule's first prerequisite, changes.
+define tool_venv
+	rm -rf $(@D) && $(PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install --quiet -r $<
+	touch $@
+endef
+
 # Galaxy's and Automation Hub's importer, galaxy-importer (its own venv, tests/importer/requirements.txt),
 # on the tarball `ansible-galaxy collection build` makes: the metadata, ansible-doc on every plugin and
 # role, the role's README, the changelog, ansible-lint (production profile, as the importer runs it,
@@ -77,9 +85,7 @@ clean:
 VENV_IMPORTER := $(CURDIR)/.build/venv-importer
 IMPORTER_DIR  := $(CURDIR)/.build/importer
 $(VENV_IMPORTER)/.installed: tests/importer/requirements.txt
-	rm -rf $(VENV_IMPORTER) && $(PYTHON) -m venv $(VENV_IMPORTER)
-	$(VENV_IMPORTER)/bin/python -m pip install --quiet -r tests/importer/requirements.txt
-	touch $@
+	$(tool_venv)
 
 importer: $(VENV_IMPORTER)/.installed
 	rm -rf $(IMPORTER_DIR) && mkdir -p $(IMPORTER_DIR)/tmp $(IMPORTER_DIR)/ansible-tmp
@@ -102,9 +108,7 @@ importer: $(VENV_IMPORTER)/.installed
 VENV_DOCSITE := $(CURDIR)/.build/venv-docsite
 DOCSITE_DIR  := $(CURDIR)/.build/docsite
 $(VENV_DOCSITE)/.installed: tests/docsite/requirements.txt
-	rm -rf $(VENV_DOCSITE) && $(PYTHON) -m venv $(VENV_DOCSITE)
-	$(VENV_DOCSITE)/bin/python -m pip install --quiet -r tests/docsite/requirements.txt
-	touch $@
+	$(tool_venv)
 
 docsite: $(VENV_DOCSITE)/.installed
 	rm -rf $(DOCSITE_DIR) && mkdir -p $(DOCSITE_DIR)/site/rst
@@ -141,9 +145,7 @@ units: ansible-test-copy
 # Sanity with the oldest ansible-core meta/runtime.yml supports (requires_ansible >=2.16.0).
 VENV_2_16 := $(CURDIR)/.build/venv-2.16
 $(VENV_2_16)/.installed: tests/sanity/requirements-2.16.txt
-	rm -rf $(VENV_2_16) && $(PYTHON) -m venv $(VENV_2_16)
-	$(VENV_2_16)/bin/python -m pip install --quiet -r tests/sanity/requirements-2.16.txt
-	touch $@
+	$(tool_venv)
 
 sanity-2.16: ansible-test-copy $(VENV_2_16)/.installed
 	cd $(SANITY_ROOT) && $(VENV_2_16)/bin/ansible-test sanity --python 3.11

@@ -33,26 +33,14 @@ from pathlib import Path
 from typing import Optional
 
 import httpx
+from request_cost import cpu_seconds
+from request_cost import one_round as mix  # the same mix of reads and writes
 
 from pvefleet_emulator.testing import EmulatorProcess, RemoteInfo
 
 SETTLE_SECONDS = 0.05  # for the emulator to see the batch's last close before its CPU time is read
 BATCHES = {"request": 100, "version": 300, "connection": 60, "resumed": 60}  # calls per batch
 MIX_SIZE = 6
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def mix(client: httpx.Client, index: int) -> None:
-    zone = f"b{index % 1000}"
-    for response in (client.get("/version"), client.get("/cluster/sdn/zones"), client.get("/cluster/sdn/vnets"),
-                     client.post("/cluster/sdn/zones", data={"zone": zone, "type": "simple"}),
-                     client.get(f"/cluster/sdn/zones/{zone}"), client.delete(f"/cluster/sdn/zones/{zone}")):
-        assert response.status_code == 200, response.text
 
 
 class RawClient:
