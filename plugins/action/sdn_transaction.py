@@ -31,7 +31,7 @@ RESULT_DETAIL_BYTES = 64 * 1024
 _OBJECT_LIST = dict(type="list", elements="dict", default=[])
 ARGSPEC = merge(CONNECTION, JOURNAL, dict(
     remotes=dict(type="list", elements="str"),
-    controllers=_OBJECT_LIST, zones=_OBJECT_LIST, vnets=_OBJECT_LIST, subnets=_OBJECT_LIST,
+    **{f"{kind}s": _OBJECT_LIST for kind in KIND_ORDER},
     remote_objects=dict(type="dict", default={}),
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     allow_pending=dict(type="bool", default=False),
@@ -131,7 +131,7 @@ class ActionModule(SdnAction):
         unknown = set(own) - {f"{kind}s" for kind in KIND_ORDER}
         if unknown:
             raise InvalidInput({f"remote_objects.{host}": f"unknown key(s) {', '.join(sorted(unknown))}; "
-                                                          "use controllers, zones, vnets, subnets"})
+                                                          f"use {', '.join(f'{kind}s' for kind in KIND_ORDER)}"})
         shared = self.host_settings(args).args_for(host, self.PER_HOST)
         objects = []
         for kind in KIND_ORDER:

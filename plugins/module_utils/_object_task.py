@@ -22,10 +22,6 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import LiveReader
 
-# Kinds whose `type` picks the model: a create must name it (an update takes it from the remote).
-_TYPED = frozenset({"zone", "controller"})
-
-
 async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *, state: str,
                           purge: bool, lock_token: Optional[str], check_mode: bool, reader=None,
                           on_write: Optional[Callable[[], None]] = None) -> dict:
@@ -42,22 +38,46 @@ async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *,
                                  check_mode=check_mode)
     if state == "present":
         check_offline(kind, given)
-    object_id = given[kind.name]
-    current = await reader.read(kind, object_id)
+    object_id = given[kind.id_option]
+    parent = given.get(kind.parent) if kind.parent else None
+    found = {}
+    if parent is not None:
+        found[kind.parent] = await reader.read(KINDS[str(kind.parent)], parent)
+        if found[kind.parent] is None:
+            # A fabric node of a fabric the remote does not have.
+            if state == "absent":
+                return plan(kind, None, None, object_id=object_id, parent=parent).result()
+            return _missing_reference(kind, given, None, check_mode and not reader.simulates)
+    current = await reader.read(kind, object_id, parent)
     if state == "absent":
-        return await _apply(client, reader, plan(kind, None, current, object_id=object_id), lock_token, check_mode)
-    if current is None and kind.name in _TYPED and "type" not in given:
-        raise InvalidInput({"type": f"required to create {kind.describe(object_id)}"})
+        return await _apply(client, reader, plan(kind, None, current, object_id=object_id, parent=parent),
+                            lock_token, check_mode)
     given = complete_from_current(given, current)
-    desired = kind.parse(given)
     referenced = None
     if kind.referenced and given.get(kind.referenced):
-        found = await reader.read(KINDS[kind.referenced], given[kind.referenced])
-        if found is None:
+        if kind.referenced not in found:
+            found[kind.referenced] = await reader.read(KINDS[kind.referenced], given[kind.referenced])
+        if found[kind.referenced] is None:
             return _missing_reference(kind, given, current, check_mode and not reader.simulates)
-        referenced = found.model
+        referenced = found[kind.referenced].model
+        given = {**given, **_inherited_type(kind, given, referenced)}
+    if current is None and kind.type_option and kind.type_option not in given:
+        raise InvalidInput({kind.type_option: f"required to create {kind.describe(object_id)}"})
+    desired = kind.parse(given)
     return await _apply(client, reader, plan(kind, desired, current, purge=purge, referenced=referenced),
                         lock_token, check_mode)
+
+
+def _inherited_type(kind: ResourceKind, given: Mapping[str, Any], referenced) -> dict[str, Any]:
+    """A fabric node's protocol is its fabric's (PVE refuses another: "node has a different
+    protocol than the referenced fabric"), so the user need not repeat it."""
+    if kind.offline_type is None:
+        return {}
+    name, value = referenced.TYPE_FIELD, referenced.type_value
+    if given.get(name) not in (None, value):
+        raise InvalidInput({name: f"must be the {name} of {kind.referenced} {referenced.object_id!r}, "
+                                  f"{value!r} (got {given[name]!r})"})
+    return {name: value}
 
 
 async def _apply(client, reader, the_plan, lock_token: Optional[str], check_mode: bool) -> dict:
@@ -72,6 +92,8 @@ async def _apply(client, reader, the_plan, lock_token: Optional[str], check_mode
 def check_offline(kind: ResourceKind, given: Mapping[str, Any]) -> None:
     """Fail on bad option values before any request. A missing required option is left for
     later: on an update it comes from the remote (complete_from_current)."""
+    if kind.offline_type is not None and kind.type_option not in given:
+        given = {**given, str(kind.type_option): kind.offline_type}
     try:
         kind.parse(given)
     except InvalidInput as exc:

@@ -10,6 +10,7 @@ from typing import Any, Optional
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import HOLDING, SUCCEEDED, Phase
+from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 
 # What the journal keeps of a remote, besides its connection settings' public fields.
 RECORDED = ("phase", "token", "identity", "allow_pending", "error", "recovery", "unwind", "apply", "by")
@@ -24,7 +25,11 @@ class DesiredObject:
 
     @property
     def label(self) -> str:
-        return f"{self.kind} {self.options.get(self.kind)}"
+        kind = KINDS.get(self.kind)
+        name = self.options.get(kind.id_option if kind else self.kind)
+        if kind is not None and kind.parent:
+            return f"{kind.describe(None)} {name} of {kind.parent} {self.options.get(kind.parent)}"
+        return f"{kind.describe(None) if kind else self.kind} {name}"
 
 
 @dataclass

@@ -13,7 +13,7 @@ written here once, for zones, vnets, subnets and controllers alike.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Protocol
 
@@ -25,6 +25,20 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._compare impo
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._controllers import (
     controller_from_wire,
     parse_controller,
+)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._fabrics import (
+    check_node_against_fabric,
+    fabric_from_wire,
+    fabric_node_from_wire,
+    parse_fabric,
+    parse_fabric_node,
+)
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._routing import (
+    RouteMapEntry,
+    parse_prefix_list,
+    parse_route_map,
+    prefix_list_from_wire,
+    route_map_from_wire,
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._subnets import (
     check_subnet_against_vnet,
@@ -39,7 +53,6 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._vnets import
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import (
     REMOTE,
     SdnObject,
-    option_name,
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._zones import (
     parse_zone,
@@ -81,7 +94,7 @@ class ResourceKind:
     """One kind of SDN object: where it lives in the API and which models describe it."""
 
     name: str
-    # The list/create path; `{parent}` stands for the vnet of a subnet.
+    # The list/create path; `{parent}` stands for the vnet of a subnet, the fabric of a node.
     collection: str
     parse: Callable[..., SdnObject]
     from_wire: Callable[[Mapping[str, Any]], SdnObject]
@@ -95,6 +108,28 @@ class ResourceKind:
     # one zone or controller, but only SDN.Audit to list them (pve-sdn-apidoc.json), so an audit
     # token can read them this way.
     read_by_listing: bool = False
+    # The key that names an item in PVE's listings and bodies (a fabric's `id`), and the module
+    # option that names the object (a fabric node's `node`); both default to the kind's name.
+    wire_id: str = ""
+    id_option: str = ""
+    # One GET that lists every parent's children, and the key naming an item's parent there
+    # (GET /cluster/sdn/fabrics/node lists the nodes of every fabric, with `fabric_id`).
+    all_children: Optional[str] = None
+    parent_key: Optional[str] = None
+    # The option that picks the model, which a create must name (an update takes it from the
+    # remote).
+    type_option: Optional[str] = None
+    # A fabric node takes its fabric's protocol: until the fabric is read, its own options are
+    # checked against this type (the one with every option).
+    offline_type: Optional[str] = None
+    # Objects stored as several of PVE's objects (a route map, as its entries): how a listing
+    # groups into objects, and how a plan is written.
+    group_listing: Optional[Callable[[list], dict[str, dict]]] = None
+    write: Optional[Callable[..., Awaitable[None]]] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wire_id", self.wire_id or self.name)
+        object.__setattr__(self, "id_option", self.id_option or self.name)
 
     def collection_path(self, parent: Optional[str] = None) -> str:
         if self.parent is not None:
@@ -108,19 +143,77 @@ class ResourceKind:
 
     def describe(self, object_id: Optional[str], parent: Optional[str] = None) -> str:
         """How messages name one object: "subnet 'z1-10.0.0.0-24' of vnet 'v1'"."""
-        text = f"{self.name} {object_id!r}" if object_id else self.name
+        label = self.name.replace("_", " ")
+        text = f"{label} {object_id!r}" if object_id else label
         return f"{text} of {self.parent} {parent!r}" if self.parent and parent else text
 
+    def by_id(self, items: Optional[list]) -> dict[str, dict]:
+        """A listing's items by object ID."""
+        if self.group_listing is not None:
+            return self.group_listing(items or [])
+        return {str(item.get(self.wire_id)): item for item in items or []}
 
-ZONE = ResourceKind("zone", "/cluster/sdn/zones", parse_zone, zone_from_wire, read_by_listing=True)
+
+async def _write_route_map(client: SdnClient, the_plan: Plan, token: Mapping[str, str]) -> None:
+    """A route map's plan, entry by entry: PVE stores and writes each entry on its own."""
+    before = {entry.order: entry for entry in _route_map_entries(the_plan.before)}
+    after = {entry.order: entry for entry in (the_plan.model.entries if the_plan.model is not None else None) or ()}
+    for order in sorted(set(before) | set(after)):
+        old, new = before.get(order), after.get(order)
+        if new is None:
+            await client.delete(_entry_path(str(the_plan.object_id), order), params=token or None)
+        elif old is None:
+            await client.post(ROUTE_MAP.collection, data={**new.to_wire(), **token})
+        else:
+            change_set = changes(new, old, purge=True)
+            if change_set:
+                body: dict[str, Any] = dict(change_set.updates)
+                if change_set.deletes:
+                    body["delete"] = list(change_set.deletes)
+                await client.put(_entry_path(str(the_plan.object_id), order), data={**body, **token})
+
+
+def _entry_path(route_map: str, order: int) -> str:
+    return f"{ROUTE_MAP.collection}/{_segment(route_map)}/entry/{order}"
+
+
+def _route_map_entries(view: Optional[Mapping[str, Any]]) -> list[RouteMapEntry]:
+    if not view:
+        return []
+    return list(parse_route_map(view).entries or ())
+
+
+def _group_route_map_entries(items: list) -> dict[str, dict]:
+    grouped: dict[str, dict] = {}
+    for item in items:
+        name = str(item.get("route-map-id"))
+        grouped.setdefault(name, {"route-map-id": name, "entries": []})["entries"].append(item)
+    return grouped
+
+
+ZONE = ResourceKind("zone", "/cluster/sdn/zones", parse_zone, zone_from_wire, read_by_listing=True,
+                    type_option="type")
 VNET = ResourceKind("vnet", "/cluster/sdn/vnets", parse_vnet, vnet_from_wire,
                     check_referenced=check_vnet_against_zone, referenced="zone")
 SUBNET = ResourceKind("subnet", "/cluster/sdn/vnets/{parent}/subnets", parse_subnet,
                       subnet_from_wire, check_referenced=check_subnet_against_vnet,
                       referenced="vnet", parent="vnet")
 CONTROLLER = ResourceKind("controller", "/cluster/sdn/controllers", parse_controller,
-                          controller_from_wire, read_by_listing=True)
-KINDS: Mapping[str, ResourceKind] = {kind.name: kind for kind in (ZONE, VNET, SUBNET, CONTROLLER)}
+                          controller_from_wire, read_by_listing=True, type_option="type")
+FABRIC = ResourceKind("fabric", "/cluster/sdn/fabrics/fabric", parse_fabric, fabric_from_wire, wire_id="id",
+                      type_option="protocol")
+FABRIC_NODE = ResourceKind("fabric_node", "/cluster/sdn/fabrics/node/{parent}", parse_fabric_node,
+                           fabric_node_from_wire, check_referenced=check_node_against_fabric,
+                           referenced="fabric", parent="fabric", wire_id="node_id", id_option="node",
+                           all_children="/cluster/sdn/fabrics/node", parent_key="fabric_id",
+                           type_option="protocol", offline_type="openfabric")
+PREFIX_LIST = ResourceKind("prefix_list", "/cluster/sdn/prefix-lists", parse_prefix_list, prefix_list_from_wire,
+                           wire_id="id")
+ROUTE_MAP = ResourceKind("route_map", "/cluster/sdn/route-maps/entries", parse_route_map, route_map_from_wire,
+                         read_by_listing=True, wire_id="route-map-id", group_listing=_group_route_map_entries,
+                         write=_write_route_map)
+KINDS: Mapping[str, ResourceKind] = {kind.name: kind for kind in (
+    ZONE, VNET, SUBNET, CONTROLLER, FABRIC, FABRIC_NODE, PREFIX_LIST, ROUTE_MAP)}
 
 
 @dataclass(frozen=True)
@@ -149,7 +242,7 @@ async def read(client: SdnClient, kind: ResourceKind, object_id: str,
         raise ValueError(f"unknown view {view!r}; use one of {', '.join(_VIEW_PARAMS)}")
     if kind.read_by_listing:
         items = await client.get(kind.collection_path(parent), params=_VIEW_PARAMS[view])
-        data = next((item for item in items or [] if str(item.get(kind.name)) == object_id), None)
+        data = kind.by_id(items).get(object_id)
     else:
         try:
             data = await client.get(kind.item_path(object_id, parent), params=_VIEW_PARAMS[view])
@@ -204,9 +297,8 @@ def complete_from_current(options: Mapping[str, Any], current: Optional[RemoteOb
     if current is None:
         return given
     model = current.model
-    current_type = getattr(model, "type")  # noqa: B009 - every model declares it, their base does not
-    given.setdefault("type", current_type)
-    if given["type"] != current_type:
+    given.setdefault(model.TYPE_FIELD, model.type_value)
+    if given[model.TYPE_FIELD] != model.type_value:
         return given
     for name, field_info in type(model).model_fields.items():
         if field_info.is_required() and name not in given:
@@ -295,10 +387,10 @@ def _merged(desired: SdnObject, current: SdnObject, updates: Mapping[str, Any],
             deletes: tuple[str, ...]) -> SdnObject:
     """The object as it will be after the update: current, with the changes laid over."""
     values = current.specified()
-    changed = {option_name(key) for key in updates}
+    changed = {type(current).field_for(key) for key in updates}
     values.update({name: getattr(desired, name) for name in changed})
     for key in deletes:
-        values.pop(option_name(key), None)
+        values.pop(type(current).field_for(key), None)
     # Field rules ran on both sides already; the merge is judged by _check_whole.
     return type(current).model_validate(values, context=REMOTE)
 
@@ -323,6 +415,9 @@ async def apply(client: SdnClient, the_plan: Plan, lock_token: Optional[str] = N
     if check_mode or not the_plan.changed:
         return result
     kind, token = the_plan.kind, ({"lock-token": lock_token} if lock_token else {})
+    if kind.write is not None:
+        await kind.write(client, the_plan, token)
+        return result
     if the_plan.action == "create":
         await client.post(kind.collection_path(the_plan.parent), data={**the_plan.changes, **token})
         return result
@@ -332,7 +427,8 @@ async def apply(client: SdnClient, the_plan: Plan, lock_token: Optional[str] = N
         return result
     body: dict[str, Any] = dict(the_plan.changes)
     if the_plan.delete_keys:
-        body["delete"] = ",".join(the_plan.delete_keys)
+        as_list = the_plan.model is not None and the_plan.model.DELETE_AS_LIST
+        body["delete"] = list(the_plan.delete_keys) if as_list else ",".join(the_plan.delete_keys)
     if the_plan.digest:
         body["digest"] = the_plan.digest
     await client.put(path, data={**body, **token})

@@ -22,7 +22,6 @@ from typing import Any, Optional
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
     KINDS,
     SUBNET,
-    VNET,
     RemoteObject,
     ResourceKind,
     read,
@@ -60,21 +59,30 @@ class Snapshot(LiveReader):
     @classmethod
     async def load(cls, client, kinds: Iterable[str], subnet_vnets: Iterable[str] = (), *,
                    simulate: bool = False) -> Snapshot:
-        """Listings of `kinds`; subnets are listed per vnet, for the `subnet_vnets` that exist.
+        """Listings of `kinds`; subnets are listed per vnet, for the `subnet_vnets` that exist,
+        fabric nodes all at once.
 
         `simulate`: a transaction's preflight, in check mode and without the lock, plans every
         change against this snapshot; each planned change is laid over it as if made, so that a
         later object sees the earlier ones (a vnet its new zone), and a reference that resolves
         nowhere is an error rather than "an earlier task may create it"."""
         snapshot = cls(client, simulate)
-        wanted = set(kinds)
-        top_level = [KINDS[name] for name in sorted(wanted - {"subnet"})]
-        if "subnet" in wanted and VNET not in top_level:
-            top_level.append(VNET)  # to know which vnets exist before listing their subnets
-        listings = await asyncio.gather(*(client.get(kind.collection_path()) for kind in top_level))
-        for kind, items in zip(top_level, listings):
-            snapshot._items[(kind.name, None)] = {str(item.get(kind.name)): item for item in items or []}
-        if "subnet" in wanted:
+        wanted = {KINDS[name] for name in kinds}
+        wanted |= {KINDS[kind.parent] for kind in wanted if kind.parent}  # which parents exist
+        listed = sorted((kind for kind in wanted if kind.parent is None or kind.all_children),
+                        key=lambda kind: (kind.parent is not None, kind.name))
+        listings = await asyncio.gather(*(client.get(kind.all_children or kind.collection) for kind in listed))
+        for kind, items in zip(listed, listings):
+            if kind.all_children:
+                # Every parent that exists has a listing, empty or not (parents come first).
+                for parent in snapshot._items[(str(kind.parent), None)]:
+                    snapshot._items[(kind.name, parent)] = {}
+                for item in items or []:
+                    snapshot._items.setdefault((kind.name, str(item.get(kind.parent_key))), {})[
+                        str(item.get(kind.wire_id))] = item
+            else:
+                snapshot._items[(kind.name, None)] = kind.by_id(items)
+        if SUBNET in wanted:
             vnets = sorted(set(subnet_vnets) & set(snapshot._items[("vnet", None)]))
             subnet_lists = await asyncio.gather(*(client.get(SUBNET.collection_path(vnet)) for vnet in vnets))
             for vnet, items in zip(vnets, subnet_lists):
@@ -102,22 +110,21 @@ class Snapshot(LiveReader):
         key = (kind.name, parent if kind.parent else None, object_id)
         self._written[key] = None if model is None else RemoteObject(model=model)
         self._stale_digest.add(kind.name)  # one file per kind: every digest of it changed
-        if kind is VNET and object_id not in self._items.get(("vnet", None), {object_id: None}):
-            self._items.setdefault(("subnet", object_id), {})  # a vnet we created has no subnets yet
+        for child in KINDS.values():
+            # A vnet or fabric we created has no subnets or nodes yet.
+            if child.parent == kind.name and object_id not in self._items.get((kind.name, None), {object_id: None}):
+                self._items.setdefault((child.name, object_id), {})
 
 
 def snapshot_scope(objects: Iterable[Any]) -> tuple[set[str], set[str]]:
     """The kinds a list of desired objects (with .kind and .options) touches, and the vnets of
-    its subnets, for Snapshot.load. A vnet is checked against its zone and a subnet against its
-    vnet, so those kinds are read too."""
+    its subnets, for Snapshot.load. A vnet is checked against its zone, a subnet against its
+    vnet, a fabric node against its fabric, so those kinds are read too."""
     kinds: set[str] = set()
     vnets: set[str] = set()
     for obj in objects:
-        kinds.add(obj.kind)
-        if obj.kind == "vnet":
-            kinds.add("zone")
-        if obj.kind == "subnet":
-            kinds.add("vnet")
-            if obj.options.get("vnet"):
-                vnets.add(str(obj.options["vnet"]))
+        kind = KINDS[obj.kind]
+        kinds.update(name for name in (kind.name, kind.referenced, kind.parent) if name)
+        if kind is SUBNET and obj.options.get("vnet"):
+            vnets.add(str(obj.options["vnet"]))
     return kinds, vnets

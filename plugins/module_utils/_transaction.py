@@ -30,7 +30,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput, LockHeldError, PveFleetError
-from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
+from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import check_offline, run_object_task
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import ACTIVE, APPLY, SETTLED, Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import DesiredObject, Remote
@@ -51,8 +51,10 @@ DEFAULT_CONCURRENCY = 256
 # rest is the journal, the event loop and Ansible's own files.
 OPEN_FILES_PER_REMOTE = 2
 OPEN_FILES_SPARE = 64
-# Changes are made in this order, removals in the reverse one, so references always resolve.
-KIND_ORDER = ("controller", "zone", "vnet", "subnet")
+# Changes are made in this order, removals in the reverse one, so references always resolve:
+# route maps match prefix lists, controllers name route maps and fabrics, zones name controllers
+# and fabrics (a vxlan zone's `fabric`), vnets their zone, subnets their vnet.
+KIND_ORDER = ("prefix_list", "route_map", "fabric", "fabric_node", "controller", "zone", "vnet", "subnet")
 # How often a running phase tells its progress, even when no remote ended meanwhile.
 HEARTBEAT_SECONDS = 1.0
 # Between two tries to take every lock while another client holds one (lock_wait), seconds.
@@ -94,8 +96,9 @@ def ordered(objects: list[DesiredObject]) -> list[DesiredObject]:
 
 def object_key(obj: DesiredObject) -> tuple:
     """What names one object on a remote: its kind and ID (a subnet's within its vnet)."""
-    key = (obj.kind, str(obj.options.get(obj.kind)))
-    return key + (str(obj.options.get("vnet")),) if obj.kind == "subnet" else key
+    kind = KINDS[obj.kind]
+    key = (obj.kind, str(obj.options.get(kind.id_option)))
+    return key + (str(obj.options.get(kind.parent)),) if kind.parent else key
 
 
 def validate_offline(remotes: list[Remote]) -> None:
@@ -114,8 +117,11 @@ def validate_offline(remotes: list[Remote]) -> None:
             if obj.kind not in KINDS:
                 errors[f"{remote.host}: {obj.kind}"] = f"unknown kind; use one of {', '.join(KIND_ORDER)}"
                 continue
-            if not obj.options.get(obj.kind):
-                errors[f"{remote.host}: {obj.kind}s"] = f"every item needs `{obj.kind}` (got {obj.options!r})"
+            kind = KINDS[obj.kind]
+            needed = [name for name in (kind.id_option, kind.parent) if name and not obj.options.get(name)]
+            if needed:
+                errors[f"{remote.host}: {obj.kind}s"] = (f"every item needs {' and '.join(f'`{n}`' for n in needed)} "
+                                                         f"(got {obj.options!r})")
                 continue
             twin = unique.setdefault(object_key(obj), obj)
             if twin is not obj and twin != obj:
@@ -125,13 +131,9 @@ def validate_offline(remotes: list[Remote]) -> None:
                 continue
             if twin is not obj or obj.state == "absent":
                 continue
-            given = {k: v for k, v in obj.options.items() if v is not None}
-            if obj.kind in ("zone", "controller") and "type" not in given:
-                continue  # an update may leave the type out; checked against the remote later
-            if obj.kind == "vnet" and "zone" not in given:
-                continue
             try:
-                KINDS[obj.kind].parse(given)
+                # What an update may leave out (a type, a vnet's zone) is checked against the remote later.
+                check_offline(kind, {k: v for k, v in obj.options.items() if v is not None})
             except InvalidInput as exc:
                 for option, rule in exc.errors.items():
                     rules.setdefault((obj.label, option, rule), []).append(remote.host)

@@ -17,7 +17,6 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import 
     SdnObject,
     WireValue,
     is_bool_field,
-    wire_key,
     wire_value,
 )
 
@@ -53,17 +52,18 @@ def _sort_key(item: Any) -> str:
 
 def check_same_type(desired: SdnObject, current: SdnObject) -> None:
     """PVE cannot change an object's type (pve-sdn-objects.md §0): say so before trying."""
-    if getattr(desired, "type") != getattr(current, "type"):  # noqa: B009 - declared by every model, not their base
-        kind = desired.ID_FIELD
-        raise InvalidInput({"type": (
+    if desired.type_value != current.type_value:
+        kind, what = desired.ID_FIELD, desired.TYPE_FIELD
+        raise InvalidInput({what: (
             f"{kind} {current.object_id!r} exists as {with_article(current.LABEL)}; PVE cannot "
-            f"change the type of a {kind}, so delete it first (state=absent) and then create it "
+            f"change the {what} of a {kind}, so delete it first (state=absent) and then create it "
             f"as {with_article(desired.LABEL)}")})
 
 
 def changes(desired: SdnObject, current: SdnObject, *, purge: bool = False) -> ChangeSet:
     """What a PUT must send to turn `current` into `desired`."""
     check_same_type(desired, current)
+    wire_key = desired.wire_name
     given = {name for name in desired.specified() if name not in desired.IDENTITY}
     updates: dict[str, Any] = {}
     deletes: set[str] = set()
@@ -86,5 +86,8 @@ def changes(desired: SdnObject, current: SdnObject, *, purge: bool = False) -> C
     if purge:
         unwanted = set(current.specified()) - given - current.IDENTITY - current.GENERATED
         deletes.update(wire_key(name) for name in unwanted if getattr(current, name) is not None)
-    # Never ask PVE to set and delete one key ("cannot set and delete property", §6).
-    return ChangeSet(updates=updates, deletes=tuple(sorted(deletes - set(updates))))
+    deletes -= set(updates)  # never set and delete one key ("cannot set and delete property", §6)
+    if updates or deletes:
+        updates.update({wire_key(name): wire_value(getattr(desired, name)) for name in sorted(desired.ALWAYS_SEND)
+                        if wire_key(name) not in updates})
+    return ChangeSet(updates=updates, deletes=tuple(sorted(deletes)))

@@ -38,23 +38,25 @@ def with_article(label: str) -> str:
     return f"{'an' if label[:1] in 'aeiou' else 'a'} {label}"
 
 
-def invalid_input(error: Any, *, label: str, tagged: Mapping[str, str] | None = None) -> InvalidInput:
+def invalid_input(error: Any, *, label: str, tagged: Mapping[str, str] | None = None,
+                  type_field: str = "type") -> InvalidInput:
     """InvalidInput for a pydantic ValidationError.
 
     `label` names the object type in messages ("vnet"). For a union on `type`, `tagged` maps
     each type to its label ("vlan" -> "vlan zone"); the type leads each error location there
-    and is taken off.
+    and is taken off; `type_field` is the option that picks the type (a fabric's `protocol`).
     """
     errors: dict[str, list[str]] = {}
     for item in error.errors():
-        for field, rule in _describe(item, label, tagged or {}):
+        for field, rule in _describe(item, label, tagged or {}, type_field):
             errors.setdefault(field, [])
             if rule not in errors[field]:
                 errors[field].append(rule)
     return InvalidInput({field: "; ".join(rules) for field, rules in errors.items()})
 
 
-def _describe(item: Mapping[str, Any], label: str, tagged: Mapping[str, str]) -> list[tuple[str, str]]:
+def _describe(item: Mapping[str, Any], label: str, tagged: Mapping[str, str],
+              type_field: str) -> list[tuple[str, str]]:
     loc = tuple(item.get("loc", ()))
     if loc and isinstance(loc[0], str) and loc[0] in tagged:
         label, loc = tagged[loc[0]], loc[1:]
@@ -64,7 +66,8 @@ def _describe(item: Mapping[str, Any], label: str, tagged: Mapping[str, str]) ->
 
     cause = ctx.get("error")
     if isinstance(cause, RuleViolation):
-        return list(cause.errors.items())
+        # Raised by a list item's model (one route map entry): its rules are that item's fields.
+        return [(f"{field}.{name}" if field else name, rule) for name, rule in cause.errors.items()]
     # Inside a list item (a dhcp_range entry) the object's label would mislead.
     nested = any(isinstance(part, int) for part in loc)
     if kind == "missing":
@@ -73,10 +76,10 @@ def _describe(item: Mapping[str, Any], label: str, tagged: Mapping[str, str]) ->
         return [(field, ("not a known key here" if nested else f"not an option of {with_article(label)}")
                  + _did_you_mean(field))]
     if kind == "union_tag_not_found":
-        return [("type", f"required, one of {', '.join(sorted(tagged))}")]
+        return [(type_field, f"required, one of {', '.join(sorted(tagged))}")]
     if kind == "union_tag_invalid":
         expected = ", ".join(sorted(_quoted(ctx.get("expected_tags", ""))))
-        return [("type", f"must be one of {expected}{_got(ctx.get('tag'))}")]
+        return [(type_field, f"must be one of {expected}{_got(ctx.get('tag'))}")]
     if kind == "literal_error":
         expected = ", ".join(_quoted(ctx.get("expected", "")))
         return [(field, f"must be one of {expected}{_got(item.get('input'))}")]

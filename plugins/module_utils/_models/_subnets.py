@@ -25,6 +25,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import 
     WireValue,
     ZoneId,
     is_remote,
+    parse_property_string,
 )
 
 if TYPE_CHECKING:
@@ -70,14 +71,7 @@ class DhcpRange(WireValue):
     start_address: IpAddress
     end_address: IpAddress
 
-    @pydantic.model_validator(mode="before")
-    @classmethod
-    def _from_property_string(cls, value: Any) -> Any:
-        # The pending view and request bodies use the property string form (§6.3).
-        if isinstance(value, str):
-            parts = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
-            return parts or value
-        return value
+    _from_text = pydantic.model_validator(mode="before")(parse_property_string)
 
     def addresses(self) -> tuple[Any, Any]:
         return ipaddress.ip_address(self.start_address), ipaddress.ip_address(self.end_address)

@@ -1,8 +1,9 @@
 # Private to pvefleet.sdn: not a public API.
 """The base of every SDN model, the field types they share, and PVE's wire form.
 
-Python field names are the module options (snake_case); the PVE key is the alias, always the
-same name with `-` for `_` (`vrf_vxlan` <-> `vrf-vxlan`). Values go out the way PVE's form
+Python field names are the module options (snake_case); the PVE key is the alias: the same name
+with `-` for `_` (`vrf_vxlan` <-> `vrf-vxlan`), except in the fabric models, whose PVE keys keep
+their `_` (`ip_prefix`, pve-sdn-apidoc.json) and name a few fields differently (a fabric's `id`). Values go out the way PVE's form
 decoder wants them (pve-sdn-api.md §2.3): booleans as 1/0, `*-list` formats as one comma string,
 array parameters (`dhcp-range`) as a list the client repeats as form keys. Values come back as
 PVE's JSON prints them (§2.4): numbers for integers and booleans, comma strings for lists.
@@ -86,6 +87,15 @@ def split_list(value: Any) -> Any:
     """Accept a list, or PVE's `*-list` string: items split on `,`, `;` or whitespace (§2.3)."""
     if isinstance(value, str):
         return [item for item in re.split(r"[,;\s]+", value) if item]
+    return value
+
+
+def parse_property_string(cls: Any, value: Any) -> Any:
+    """A `before` model validator for WireValue models: PVE's property string
+    `key=value,key=value` (the pending view and request bodies, §6.3) as a mapping."""
+    if isinstance(value, str):
+        parts = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
+        return parts or value
     return value
 
 
@@ -186,20 +196,39 @@ _CONFIG = pydantic.ConfigDict(
 )
 
 
-class WireValue(pydantic.BaseModel):
+# The fabric models: PVE's keys are the field names themselves, unless a field gives an alias.
+UNDERSCORE_CONFIG = pydantic.ConfigDict(**{**_CONFIG, "alias_generator": None})
+
+
+class _Wired(pydantic.BaseModel):
+    """What maps a model's field names to PVE's keys, both ways."""
+
+    @classmethod
+    def wire_name(cls, name: str) -> str:
+        """PVE's key for a field."""
+        field = cls.model_fields.get(name)
+        return (field.alias if field is not None and field.alias else None) or name
+
+    @classmethod
+    def field_for(cls, key: str) -> str:
+        """The field (module option) for one of PVE's keys."""
+        return next((name for name in cls.model_fields if cls.wire_name(name) == key), option_name(key))
+
+
+class WireValue(_Wired):
     """A value made of named parts (PVE's property strings, such as one dhcp-range)."""
 
     model_config = _CONFIG
 
     def to_property_string(self) -> str:
-        return ",".join(f"{wire_key(name)}={value}" for name, value in self.user_view().items())
+        return ",".join(f"{self.wire_name(name)}={wire_value(value)}" for name, value in self.user_view().items())
 
     def user_view(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in type(self).model_fields
                 if getattr(self, name) is not None}
 
 
-class SdnObject(pydantic.BaseModel):
+class SdnObject(_Wired):
     """One zone, vnet, subnet or controller as the user wants it or as PVE has it.
 
     Only the options present in the input count as specified (`specified()`): what a user
@@ -210,6 +239,13 @@ class SdnObject(pydantic.BaseModel):
 
     # The field that names the object (`zone`, `vnet`, `subnet`, `controller`).
     ID_FIELD: ClassVar[str]
+    # The field that picks the model, which an update cannot change (a fabric's `protocol`).
+    TYPE_FIELD: ClassVar[str] = "type"
+    # Fields every update sends, changed or not (PVE's fabric PUT requires `protocol`).
+    ALWAYS_SEND: ClassVar[frozenset[str]] = frozenset()
+    # Whether an update's `delete` goes as a list (repeated form keys: the fabric endpoints' array)
+    # rather than one comma string (pve-configid-list).
+    DELETE_AS_LIST: ClassVar[bool] = False
     # How messages name the object type ("vlan zone", "vnet").
     LABEL: ClassVar[str]
     # Fields an update cannot change: PVE cannot change a type (pve-sdn-objects.md §0).
@@ -233,12 +269,17 @@ class SdnObject(pydantic.BaseModel):
         """The ID of the object whose path this one lives under (a subnet's vnet)."""
         return None
 
+    @property
+    def type_value(self) -> Any:
+        return getattr(self, self.TYPE_FIELD, None)
+
     def specified(self) -> dict[str, Any]:
         """The options the input set, plus ID and type; unset (None) options left out."""
-        names = set(self.model_fields_set) | {self.ID_FIELD, "type"}
+        # (A prefix list has no type.)
+        first = tuple(name for name in (self.ID_FIELD, self.TYPE_FIELD) if name in type(self).model_fields)
+        names = set(self.model_fields_set) | set(first)
         # ID and type first: diffs read better that way.
-        order = [self.ID_FIELD, "type", *(name for name in type(self).model_fields
-                                          if name not in (self.ID_FIELD, "type"))]
+        order = [*first, *(name for name in type(self).model_fields if name not in first)]
         return {name: getattr(self, name) for name in order
                 if name in names and getattr(self, name) is not None}
 
@@ -250,7 +291,7 @@ class SdnObject(pydantic.BaseModel):
                 continue
             encoded = wire_value(value)
             if encoded is not None:
-                body[wire_key(name)] = encoded
+                body[self.wire_name(name)] = encoded
         return body
 
     def user_view(self) -> dict[str, Any]:
@@ -272,7 +313,7 @@ class SdnObject(pydantic.BaseModel):
         Drops what is not an option: `digest`, `state`, `pending` (pve-sdn-api.md §5.2) and
         anything PVE adds that we do not model (a vnet's generated `mac` in a simple zone).
         """
-        known = {wire_key(name): name for name in cls.model_fields}
+        known = {cls.wire_name(name): name for name in cls.model_fields}
         values: dict[str, Any] = {}
         for key, value in data.items():
             name = known.get(key)
@@ -303,7 +344,7 @@ def wire_value(value: Any) -> Any:
 def user_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [user_value(item) for item in value]
-    if isinstance(value, WireValue):
+    if isinstance(value, (WireValue, SdnObject)):
         return value.user_view()
     return value
 
