@@ -14,22 +14,41 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiErr
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower, Upid
 
-# The object kinds whose pending changes PVE counts (has_pending_changes, pve-sdn-api.md §5.2).
-_TOP_LEVEL = (("zone", "/cluster/sdn/zones", "zone"), ("vnet", "/cluster/sdn/vnets", "vnet"),
-              ("controller", "/cluster/sdn/controllers", "controller"))
+# The listings whose `pending=1` view marks what an apply would change (pve-sdn-api.md §5.2): the
+# label of each kind, its path, and the keys that name an item (a subnet within its vnet, a fabric
+# node within its fabric, a route map entry within its route map). Fabrics are PVE 9's; prefix lists
+# and route maps 9.2's: a remote without them answers 501, and has none.
+_PENDING_LISTINGS = (
+    ("zone", "/cluster/sdn/zones", ("zone",)),
+    ("vnet", "/cluster/sdn/vnets", ("vnet",)),
+    ("controller", "/cluster/sdn/controllers", ("controller",)),
+    ("fabric", "/cluster/sdn/fabrics/fabric", ("id",)),
+    ("fabric node", "/cluster/sdn/fabrics/node", ("fabric_id", "node_id")),
+    ("prefix list", "/cluster/sdn/prefix-lists", ("id",)),
+    ("route map entry", "/cluster/sdn/route-maps/entries", ("route-map-id", "order")),
+)
 
 
 async def pending_objects(client) -> list[str]:
-    """Every zone, vnet, subnet and controller an apply would change, as sorted labels such as
-    "vnet vnet1 (new)"; empty when nothing is pending."""
-    listings = await asyncio.gather(*(client.get(path, params={"pending": 1}) for _kind, path, _key in _TOP_LEVEL))
-    labels = [f"{kind} {item[key]} ({item['state']})"
-              for (kind, _path, key), items in zip(_TOP_LEVEL, listings)
-              for item in items or [] if item.get("state")]
-    vnets = [item["vnet"] for item in listings[1] or [] if item.get("state") != "deleted"]
+    """Every object an apply would change, as sorted labels such as "vnet vnet1 (new)" or
+    "fabric node underlay/pve1 (changed)"; empty when nothing is pending."""
+    listings = await asyncio.gather(*(_pending_listing(client, path) for _label, path, _keys in _PENDING_LISTINGS))
+    labels = [f"{label} {'/'.join(str(item.get(key)) for key in keys)} ({item['state']})"
+              for (label, _path, keys), items in zip(_PENDING_LISTINGS, listings)
+              for item in items if item.get("state")]
+    vnets = [item["vnet"] for item in listings[1] if item.get("state") != "deleted"]
     subnet_lists = await asyncio.gather(*(_pending_subnets(client, vnet) for vnet in vnets))
     labels += [label for labels_of_vnet in subnet_lists for label in labels_of_vnet]
     return sorted(labels)
+
+
+async def _pending_listing(client, path: str) -> list:
+    try:
+        return await client.get(path, params={"pending": 1}) or []
+    except ApiError as error:
+        if error.status == 501:  # "Method '...' not implemented": an older PVE has no such objects
+            return []
+        raise
 
 
 async def _pending_subnets(client, vnet: str) -> list[str]:

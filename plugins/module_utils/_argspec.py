@@ -116,20 +116,74 @@ CONTROLLER_OPTIONS = dict(
     isis_ifaces=dict(type="list", elements="str"),
 )
 
+FABRIC_OPTIONS = dict(
+    fabric=dict(type="str", required=True),
+    protocol=dict(type="str", choices=["openfabric", "ospf"]),
+    ip_prefix=dict(type="str"),
+    ip6_prefix=dict(type="str"),
+    hello_interval=dict(type="float"),
+    csnp_interval=dict(type="float"),
+    area=dict(type="str"),
+)
+
+FABRIC_NODE_OPTIONS = dict(
+    fabric=dict(type="str", required=True),
+    node=dict(type="str", required=True),
+    protocol=dict(type="str", choices=["openfabric", "ospf"]),
+    ip=dict(type="str"),
+    ip6=dict(type="str"),
+    interfaces=dict(type="list", elements="dict", options=dict(
+        name=dict(type="str", required=True),
+        ip=dict(type="str"),
+        ip6=dict(type="str"),
+        hello_multiplier=dict(type="int"),
+    )),
+)
+
+PREFIX_LIST_OPTIONS = dict(
+    prefix_list=dict(type="str", required=True),
+    entries=dict(type="list", elements="dict", options=dict(
+        action=dict(type="str", required=True, choices=["permit", "deny"]),
+        prefix=dict(type="str", required=True),
+        le=dict(type="int"),
+        ge=dict(type="int"),
+        seq=dict(type="int"),
+    )),
+)
+
+_KEY_VALUE = dict(key=dict(type="str", required=True, no_log=False), value=dict(type="str"))
+ROUTE_MAP_OPTIONS = dict(
+    route_map=dict(type="str", required=True),
+    entries=dict(type="list", elements="dict", options=dict(
+        order=dict(type="int", required=True),
+        action=dict(type="str", required=True, choices=["permit", "deny"]),
+        match=dict(type="list", elements="dict", options=_KEY_VALUE),
+        set=dict(type="list", elements="dict", options=_KEY_VALUE),
+        call=dict(type="str"),
+        exit_action=dict(type="dict", options=_KEY_VALUE),
+    )),
+)
+
 # What every object module adds to its properties.
 OBJECT_STATE = dict(
     state=dict(type="str", default="present", choices=["present", "absent"]),
     purge=dict(type="bool", default=False),
 )
 
-OBJECT_OPTIONS = dict(zone=ZONE_OPTIONS, vnet=VNET_OPTIONS, subnet=SUBNET_OPTIONS, controller=CONTROLLER_OPTIONS)
+OBJECT_OPTIONS = dict(zone=ZONE_OPTIONS, vnet=VNET_OPTIONS, subnet=SUBNET_OPTIONS, controller=CONTROLLER_OPTIONS,
+                      fabric=FABRIC_OPTIONS, fabric_node=FABRIC_NODE_OPTIONS, prefix_list=PREFIX_LIST_OPTIONS,
+                      route_map=ROUTE_MAP_OPTIONS)
+# A route map is the whole of its entries, so it has no options to purge.
+_STATE_ONLY = dict(state=OBJECT_STATE["state"])
 
 
 def object_argument_spec(kind: str) -> dict:
-    """The whole spec of sdn_zone, sdn_vnet, sdn_subnet or sdn_controller."""
-    return merge(CONNECTION, LOCK_TOKEN, JOURNAL, OBJECT_STATE, OBJECT_OPTIONS[kind])
+    """The whole spec of an object module (sdn_zone, sdn_vnet, ..., sdn_route_map)."""
+    state = _STATE_ONLY if kind == "route_map" else OBJECT_STATE
+    return merge(CONNECTION, LOCK_TOKEN, JOURNAL, state, OBJECT_OPTIONS[kind])
 
 
 INFO_OPTIONS = dict(
     view=dict(type="str", default="pending", choices=["pending", "running", "config"]),
+    fabric_status=dict(type="bool", default=True),
 )

@@ -1,37 +1,98 @@
 # Private to pvefleet.sdn: not a public API.
-"""sdn_info: a remote's SDN objects in one view, its lock, and what an apply would change."""
+"""sdn_info: a remote's SDN objects in one view, its lock, what an apply would change, and the
+state of its fabrics on every node."""
 from __future__ import annotations
 
 import asyncio
 import urllib.parse
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 
 # view option -> GET parameters (pve-sdn-objects.md §1.8)
 VIEWS = {"pending": {"pending": 1}, "running": {"running": 1}, "config": None}
+# The result's lists and where each is read. Fabrics are PVE 9's, prefix lists and route maps
+# 9.2's: where a remote has no such endpoint (501), the list is empty.
+_LISTINGS = (
+    ("zones", "/cluster/sdn/zones"),
+    ("vnets", "/cluster/sdn/vnets"),
+    ("controllers", "/cluster/sdn/controllers"),
+    ("fabrics", "/cluster/sdn/fabrics/fabric"),
+    ("fabric_nodes", "/cluster/sdn/fabrics/node"),
+    ("prefix_lists", "/cluster/sdn/prefix-lists"),
+    ("route_map_entries", "/cluster/sdn/route-maps/entries"),
+)
+# What PVE reports of a fabric on one node (pve-network API2/Network/SDN/Nodes/Fabric.pm).
+FABRIC_STATUS = ("routes", "neighbors", "interfaces")
 
 
 async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
-    query = VIEWS[params.get("view") or "pending"]
-    zones, vnets, controllers = await asyncio.gather(
-        client.get("/cluster/sdn/zones", params=query), client.get("/cluster/sdn/vnets", params=query),
-        client.get("/cluster/sdn/controllers", params=query))
+    view = params.get("view") or "pending"
+    query = VIEWS[view]
+    listings = await asyncio.gather(*(_listing(client, path, query) for _name, path in _LISTINGS))
+    found = {name: [_without_digest(item) for item in items] for (name, _path), items in zip(_LISTINGS, listings)}
     subnet_lists = await asyncio.gather(*(
         client.get(f"/cluster/sdn/vnets/{urllib.parse.quote(v['vnet'])}/subnets", params=query)
-        for v in vnets or [] if v.get("state") != "deleted"))
-    lock = await LockSession(client).lock_state()
-    pending = await pending_objects(client)
+        for v in found["vnets"] if v.get("state") != "deleted"))
+    lock, pending, fabric_status = await asyncio.gather(
+        LockSession(client).lock_state(), pending_objects(client),
+        _fabric_status(client, found["fabric_nodes"]) if params.get("fabric_status", True) else _nothing())
+    entries = found.pop("route_map_entries")
     return {
         "changed": False,
-        "view": params.get("view") or "pending",
-        "zones": [_without_digest(z) for z in zones or []],
-        "vnets": [_without_digest(v) for v in vnets or []],
+        "view": view,
+        **found,
         "subnets": [_without_digest(s) for subnets in subnet_lists for s in subnets or []],
-        "controllers": [_without_digest(c) for c in controllers or []],
+        "route_maps": _route_maps(entries),
+        "fabric_status": fabric_status,
         "lock": lock,
         "pending_changes": pending,
     }
+
+
+async def _listing(client, path: str, query) -> list:
+    try:
+        return await client.get(path, params=query) or []
+    except ApiError as error:
+        if error.status == 501:  # an older PVE: no such objects
+            return []
+        raise
+
+
+def _route_maps(entries: list[dict]) -> list[dict]:
+    """Route map entries grouped into route maps, as sdn_route_map declares them."""
+    maps: dict[str, list[dict]] = {}
+    for entry in entries:
+        maps.setdefault(str(entry.get("route-map-id")), []).append(entry)
+    return [{"route-map-id": name, "entries": sorted(items, key=lambda item: int(item.get("order") or 0))}
+            for name, items in sorted(maps.items())]
+
+
+async def _fabric_status(client, nodes: list[dict]) -> list[dict]:
+    """For each node of each fabric (as the chosen view lists them): its routes, neighbors and
+    interfaces as PVE reports them from the node's running FRR. A node that does not answer is
+    reported with its error rather than failing the whole task."""
+    pairs = sorted({(str(item.get("fabric_id")), str(item.get("node_id"))) for item in nodes
+                    if item.get("state") != "new"})
+    reports = await asyncio.gather(*(_one_fabric_status(client, fabric, node) for fabric, node in pairs))
+    return list(reports)
+
+
+async def _one_fabric_status(client, fabric: str, node: str) -> dict:
+    base = f"/nodes/{urllib.parse.quote(node)}/sdn/fabrics/{urllib.parse.quote(fabric)}"
+    report: dict = {"fabric": fabric, "node": node}
+    try:
+        answers = await asyncio.gather(*(client.get(f"{base}/{what}") for what in FABRIC_STATUS))
+    except ApiError as error:
+        report["error"] = str(error)
+        return report
+    report.update({what: answer or [] for what, answer in zip(FABRIC_STATUS, answers)})
+    return report
+
+
+async def _nothing() -> list:
+    return []
 
 
 def _without_digest(item: dict) -> dict:

@@ -47,7 +47,7 @@ def run_object_module(kind: str) -> None:
 
     async def task(client, params: dict, check_mode: bool) -> dict:
         options = {name: params.get(name) for name in OBJECT_OPTIONS[kind]}
-        return await run_object_task(client, kind, options, state=params["state"], purge=params["purge"],
+        return await run_object_task(client, kind, options, state=params["state"], purge=params.get("purge", False),
                                      lock_token=params.get("lock_token"), check_mode=check_mode)
 
     run_module(object_argument_spec(kind), task)

@@ -34,19 +34,29 @@ class MissingPrivileges(PveFleetError):
 
 
 def for_change(kind: str, action: str, object_id: str, *, zone: Optional[str] = None,
-               vnet: Optional[str] = None) -> Optional[tuple[str, str]]:
-    """The privilege one planned write needs, and on which path (the schema's check of that write);
-    None for no write. `zone`: a vnet's zone, or a subnet's vnet's zone; `vnet`: a subnet's vnet."""
+               parent: Optional[str] = None) -> list[tuple[str, str]]:
+    """The privileges one planned write needs, each on the path PVE checks it on (the schema's check
+    of that write); none for no write. `zone`: a vnet's zone, or a subnet's vnet's zone; `parent`: a
+    subnet's vnet, a fabric node's fabric."""
     if action == "none":
-        return None
+        return []
     if kind == "controller":
-        return ("/sdn/controllers", ALLOCATE)
+        return [("/sdn/controllers", ALLOCATE)]
     if kind == "zone":
-        return ("/sdn/zones", ALLOCATE) if action == "create" else (f"/sdn/zones/{object_id}", ALLOCATE)
+        return [("/sdn/zones", ALLOCATE) if action == "create" else (f"/sdn/zones/{object_id}", ALLOCATE)]
     if kind == "vnet":
-        return (f"/sdn/zones/{zone}", ALLOCATE) if action == "create" else (f"/sdn/zones/{zone}/{object_id}", ALLOCATE)
+        return [(f"/sdn/zones/{zone}", ALLOCATE) if action == "create" else (f"/sdn/zones/{zone}/{object_id}", ALLOCATE)]
     if kind == "subnet":
-        return (f"/sdn/zones/{zone}/{vnet}", ALLOCATE)
+        return [(f"/sdn/zones/{zone}/{parent}", ALLOCATE)]
+    if kind == "fabric":
+        return [("/sdn/fabrics", ALLOCATE) if action == "create" else (f"/sdn/fabrics/{object_id}", ALLOCATE)]
+    if kind == "fabric_node":
+        # The schema's `and`: the fabric, and the node whose network it changes.
+        return [(f"/sdn/fabrics/{parent}", ALLOCATE), (f"/nodes/{object_id}", "Sys.Modify")]
+    if kind == "prefix_list":
+        return [("/sdn/prefix-lists", ALLOCATE) if action == "create" else (f"/sdn/prefix-lists/{object_id}", ALLOCATE)]
+    if kind == "route_map":
+        return [(f"/sdn/route-maps/{object_id}", ALLOCATE)]
     raise ValueError(f"unknown kind {kind!r}")
 
 

@@ -126,6 +126,8 @@ class ResourceKind:
     # groups into objects, and how a plan is written.
     group_listing: Optional[Callable[[list], dict[str, dict]]] = None
     write: Optional[Callable[..., Awaitable[None]]] = None
+    # The first release that has this kind, for the message of a remote that lacks it (501).
+    since: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "wire_id", self.wire_id or self.name)
@@ -201,17 +203,17 @@ SUBNET = ResourceKind("subnet", "/cluster/sdn/vnets/{parent}/subnets", parse_sub
 CONTROLLER = ResourceKind("controller", "/cluster/sdn/controllers", parse_controller,
                           controller_from_wire, read_by_listing=True, type_option="type")
 FABRIC = ResourceKind("fabric", "/cluster/sdn/fabrics/fabric", parse_fabric, fabric_from_wire, wire_id="id",
-                      type_option="protocol")
+                      type_option="protocol", since="Proxmox VE 9.0")
 FABRIC_NODE = ResourceKind("fabric_node", "/cluster/sdn/fabrics/node/{parent}", parse_fabric_node,
                            fabric_node_from_wire, check_referenced=check_node_against_fabric,
                            referenced="fabric", parent="fabric", wire_id="node_id", id_option="node",
                            all_children="/cluster/sdn/fabrics/node", parent_key="fabric_id",
-                           type_option="protocol", offline_type="openfabric")
+                           type_option="protocol", offline_type="openfabric", since="Proxmox VE 9.0")
 PREFIX_LIST = ResourceKind("prefix_list", "/cluster/sdn/prefix-lists", parse_prefix_list, prefix_list_from_wire,
-                           wire_id="id")
+                           wire_id="id", since="Proxmox VE 9.2")
 ROUTE_MAP = ResourceKind("route_map", "/cluster/sdn/route-maps/entries", parse_route_map, route_map_from_wire,
                          read_by_listing=True, wire_id="route-map-id", group_listing=_group_route_map_entries,
-                         write=_write_route_map)
+                         write=_write_route_map, since="Proxmox VE 9.2")
 KINDS: Mapping[str, ResourceKind] = {kind.name: kind for kind in (
     ZONE, VNET, SUBNET, CONTROLLER, FABRIC, FABRIC_NODE, PREFIX_LIST, ROUTE_MAP)}
 
@@ -229,6 +231,17 @@ class RemoteObject:
     pending: Optional[Mapping[str, Any]] = None
 
 
+async def listing(client: SdnClient, kind: ResourceKind, path: str, params: Optional[Mapping[str, Any]] = None) -> list:
+    """One of the kind's listings; a remote too old to have the kind is bad input, said before any lock."""
+    try:
+        return await client.get(path, params=params) or []
+    except ApiError as error:
+        if error.status == 501 and kind.since:
+            raise InvalidInput({f"{kind.name}s": f"{kind.describe(None)}s need {kind.since} or newer; "
+                                                 f"{error.remote or 'the remote'} answered {error.message}"}) from None
+        raise
+
+
 async def read(client: SdnClient, kind: ResourceKind, object_id: str,
                parent: Optional[str] = None, view: View = "pending-file") -> Optional[RemoteObject]:
     """The object, or None when the remote does not have it.
@@ -241,7 +254,7 @@ async def read(client: SdnClient, kind: ResourceKind, object_id: str,
     if view not in _VIEW_PARAMS:
         raise ValueError(f"unknown view {view!r}; use one of {', '.join(_VIEW_PARAMS)}")
     if kind.read_by_listing:
-        items = await client.get(kind.collection_path(parent), params=_VIEW_PARAMS[view])
+        items = await listing(client, kind, kind.collection_path(parent), _VIEW_PARAMS[view])
         data = kind.by_id(items).get(object_id)
     else:
         try:
@@ -249,6 +262,8 @@ async def read(client: SdnClient, kind: ResourceKind, object_id: str,
         except ApiError as error:
             if is_not_found(error):
                 return None
+            if error.status == 501 and kind.since:
+                await listing(client, kind, kind.collection_path(parent))  # says which release is needed
             raise
     if not data:
         return None

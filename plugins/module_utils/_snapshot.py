@@ -24,6 +24,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
     SUBNET,
     RemoteObject,
     ResourceKind,
+    listing,
     read,
 )
 
@@ -71,7 +72,7 @@ class Snapshot(LiveReader):
         wanted |= {KINDS[kind.parent] for kind in wanted if kind.parent}  # which parents exist
         listed = sorted((kind for kind in wanted if kind.parent is None or kind.all_children),
                         key=lambda kind: (kind.parent is not None, kind.name))
-        listings = await asyncio.gather(*(client.get(kind.all_children or kind.collection) for kind in listed))
+        listings = await asyncio.gather(*(listing(client, kind, kind.all_children or kind.collection) for kind in listed))
         for kind, items in zip(listed, listings):
             if kind.all_children:
                 # Every parent that exists has a listing, empty or not (parents come first).

@@ -374,10 +374,9 @@ class FleetTransaction:
             zone = obj.options.get("zone") or (diff.get("after") or {}).get("zone") or (diff.get("before") or {}).get("zone")
             if obj.kind == "subnet":
                 zone = str(result.get("id") or "").split("-", 1)[0]  # a subnet's ID is <zone>-<network>-<prefix>
-            write = privileges.for_change(obj.kind, result["action"], str(obj.options.get(obj.kind)),
-                                          zone=zone, vnet=obj.options.get("vnet"))
-            if write is not None:
-                needed.add(write)
+            kind = KINDS[obj.kind]
+            needed.update(privileges.for_change(obj.kind, result["action"], str(obj.options.get(kind.id_option)),
+                                                zone=zone, parent=obj.options.get(kind.parent) if kind.parent else None))
         return needed
 
     async def _prepare_one(self, remote: Remote) -> None:

@@ -8,8 +8,11 @@ module: sdn_info
 short_description: Read the SDN configuration and lock state of a Proxmox VE remote
 version_added: 1.0.0
 description:
-  - Returns the remote's SDN zones, vnets, subnets and controllers in the chosen view, whether its SDN lock is held,
-    and the objects an apply would change.
+  - Returns the remote's SDN zones, vnets, subnets, controllers, fabrics and their nodes, prefix lists and route maps
+    in the chosen view, whether its SDN lock is held, and the objects an apply would change.
+  - With O(fabric_status), also what every node reports of each fabric it is in - its routes, neighbors and interfaces,
+    as the node's FRR has them.
+  - Fabrics need Proxmox VE 9, prefix lists and route maps 9.2; on an older remote their lists are empty.
   - The lock state is probed the way Proxmox VE allows, with a release without token, which changes nothing when no
     lock is held; there is no API to read it. That probe needs C(SDN.Allocate) on C(/sdn); with a token that has only
     C(SDN.Audit) (such as the built-in role C(PVEAuditor)) the lock is reported V(unknown) instead.
@@ -31,6 +34,13 @@ options:
     type: str
     choices: [pending, running, config]
     default: pending
+  fabric_status:
+    description:
+      - Read each fabric's routes, neighbors and interfaces from every node in it (three requests per node and
+        fabric; nodes of fabrics not applied yet are left out).
+    type: bool
+    default: true
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pvefleet.sdn.connection
   - pvefleet.sdn.attributes.action_group
@@ -84,6 +94,64 @@ controllers:
   returned: always
   type: list
   elements: dict
+fabrics:
+  description: The fabrics, as Proxmox VE returns them (C(id), C(protocol), C(ip_prefix), ...).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.1.0
+fabric_nodes:
+  description: The nodes of every fabric, with C(fabric_id), C(node_id), C(protocol), C(ip), C(interfaces).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.1.0
+prefix_lists:
+  description: The prefix lists, each with C(id) and C(entries) (property strings such as C(action=permit,prefix=10.0.0.0/8,seq=5)).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.1.0
+route_maps:
+  description: The route maps, each C(route-map-id) and its C(entries) (C(order), C(action), C(match), C(set), ...) sorted by order.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.1.0
+fabric_status:
+  description: Per fabric and node, what the node reports; empty when O(fabric_status=false).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.1.0
+  contains:
+    fabric:
+      description: The fabric.
+      type: str
+      returned: always
+    node:
+      description: The node.
+      type: str
+      returned: always
+    routes:
+      description: The routes the fabric gave the node (C(route), C(via)).
+      type: list
+      elements: dict
+      returned: when the node answered
+    neighbors:
+      description: The node's neighbors in the fabric (C(neighbor), C(status), C(uptime)).
+      type: list
+      elements: dict
+      returned: when the node answered
+    interfaces:
+      description: The node's interfaces in the fabric (C(name), C(state), C(type)).
+      type: list
+      elements: dict
+      returned: when the node answered
+    error:
+      description: Why the node's state could not be read.
+      type: str
+      returned: when the node did not answer
 lock:
   description: The SDN lock.
   returned: always

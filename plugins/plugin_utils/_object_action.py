@@ -1,5 +1,5 @@
 # Private to pvefleet.sdn: not a public API.
-"""The action plugins of sdn_zone, sdn_vnet, sdn_subnet and sdn_controller: one class, a kind each."""
+"""The action plugins of the object modules (sdn_zone, sdn_vnet, ..., sdn_route_map): one class, a kind each."""
 from __future__ import annotations
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import OBJECT_OPTIONS, object_argument_spec
@@ -10,7 +10,7 @@ from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action i
 
 
 class ObjectAction(TransactionAction):
-    """Subclasses name the KIND (zone, vnet, subnet or controller)."""
+    """Subclasses name the KIND (a key of _resource.KINDS)."""
 
     KIND = ""
 
@@ -35,7 +35,7 @@ class ObjectAction(TransactionAction):
             async with PveClient(self.connection_for(args), identity=entry.get("identity") if in_transaction else None) \
                     as client:
                 result = await run_object_task(
-                    client, self.KIND, options, state=args["state"], purge=args["purge"],
+                    client, self.KIND, options, state=args["state"], purge=args.get("purge", False),
                     lock_token=self.lock_token(args, journal), check_mode=self.check_mode,
                     on_write=writing if in_transaction else None)
         except Exception as exc:
