@@ -22,6 +22,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import LiveReader
 
+
 async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *, state: str,
                           purge: bool, lock_token: Optional[str], check_mode: bool, reader=None,
                           on_write: Optional[Callable[[], None]] = None) -> dict:
@@ -32,7 +33,7 @@ async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *,
     reader = reader or LiveReader(client)
     if on_write is not None:
         reader.on_write = on_write
-    given = {name: value for name, value in options.items() if value is not None}
+    given = without_none(options)
     if kind is SUBNET:
         return await _run_subnet(client, reader, given, state=state, purge=purge, lock_token=lock_token,
                                  check_mode=check_mode)
@@ -87,6 +88,19 @@ async def _apply(client, reader, the_plan, lock_token: Optional[str], check_mode
     if the_plan.changed and (not check_mode or reader.simulates):
         reader.wrote(the_plan.kind, str(the_plan.object_id), the_plan.parent, the_plan.model)
     return result
+
+
+def without_none(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options without the unset ones, in list items too: Ansible fills every sub-option left
+    out (an interface's `ip6`) with None, which a model without that option would refuse."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {key: clean(item) for key, item in value.items() if item is not None}
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    return clean({name: value for name, value in options.items() if value is not None})
 
 
 def check_offline(kind: ResourceKind, given: Mapping[str, Any]) -> None:

@@ -30,7 +30,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput, LockHeldError, PveFleetError
-from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import check_offline, run_object_task
+from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import check_offline, run_object_task, without_none
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import ACTIVE, APPLY, SETTLED, Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import DesiredObject, Remote
@@ -133,7 +133,7 @@ def validate_offline(remotes: list[Remote]) -> None:
                 continue
             try:
                 # What an update may leave out (a type, a vnet's zone) is checked against the remote later.
-                check_offline(kind, {k: v for k, v in obj.options.items() if v is not None})
+                check_offline(kind, without_none(obj.options))
             except InvalidInput as exc:
                 for option, rule in exc.errors.items():
                     rules.setdefault((obj.label, option, rule), []).append(remote.host)

@@ -294,4 +294,3 @@ def route_map_from_wire(data: Mapping[str, Any]) -> RouteMap:
         return RouteMap.model_validate({"route_map": data.get("route-map-id"), "entries": entries}, context=REMOTE)
     except pydantic.ValidationError as error:
         raise invalid_input(error, label="route map") from None
-

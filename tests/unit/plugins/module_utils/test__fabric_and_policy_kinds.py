@@ -136,8 +136,8 @@ def test_route_map_clauses_are_checked_per_entry():
 
 def test_a_node_takes_its_fabric_s_protocol_and_must_sit_in_its_prefix():
     pve = FakePve({"/cluster/sdn/fabrics/fabric/underlay": UNDERLAY})
-    result = task(pve, "fabric_node", {"fabric": "underlay", "node": "pve1", "ip": "10.255.0.1",
-                                        "interfaces": [{"name": "ens19"}]})
+    options = {"fabric": "underlay", "node": "pve1", "ip": "10.255.0.1", "interfaces": [{"name": "ens19"}]}
+    result = task(pve, "fabric_node", options)
     assert result["action"] == "create"
     assert pve.writes == [("POST", "/cluster/sdn/fabrics/node/underlay",
                            {"node_id": "pve1", "protocol": "openfabric", "ip": "10.255.0.1",
@@ -173,8 +173,9 @@ def test_a_node_of_a_missing_fabric():
 def test_a_snapshot_lists_the_nodes_of_every_fabric_at_once():
     pve = FakePve({"/cluster/sdn/fabrics/fabric": [UNDERLAY], "/cluster/sdn/fabrics/node": [NODE]})
     snapshot = asyncio.run(Snapshot.load(pve, {"fabric_node"}))
-    same = task(pve, "fabric_node", {"fabric": "underlay", "node": "pve1", "ip": "10.255.0.1",
-                                      "interfaces": [{"name": "ens19", "ip": "10.254.0.0/31"}]}, reader=snapshot)
+    unchanged = {"fabric": "underlay", "node": "pve1", "ip": "10.255.0.1",
+                 "interfaces": [{"name": "ens19", "ip": "10.254.0.0/31"}]}
+    same = task(pve, "fabric_node", unchanged, reader=snapshot)
     other = task(pve, "fabric_node", {"fabric": "underlay", "node": "pve2", "ip": "10.255.0.2"}, reader=snapshot)
     assert (same["action"], other["action"]) == ("none", "create")
     assert [call[1] for call in pve.calls if call[0] == "GET"] == ["/cluster/sdn/fabrics/fabric",
