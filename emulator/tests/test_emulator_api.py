@@ -46,7 +46,7 @@ def ok(response) -> object:
 
 
 def test_token_auth_and_401s(remote):
-    assert ok(api(remote).get("/version"))["release"] == "9.1"
+    assert ok(api(remote).get("/version"))["release"] == "9.2"
     wrong = httpx.get(f"https://{remote.host}:{remote.port}/api2/json/version", verify=ssl.create_default_context(cafile=remote.ca_path),
                       headers={"Authorization": "PVEAPIToken=root@pam!fleet=nope"})
     assert wrong.status_code == 401 and wrong.content == b""

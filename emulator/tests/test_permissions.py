@@ -145,7 +145,8 @@ PERM_CALLS = {
     ("DELETE", "/cluster/sdn/zones/{zone}"): {},
     ("GET", "/cluster/sdn/controllers/{controller}"): {},
     ("POST", "/cluster/sdn/controllers"): {"controller": "c9", "type": "bgp", "node": "pve2", "asn": 65009, "peers": "10.0.0.3"},
-    ("PUT", "/cluster/sdn/controllers/{controller}"): {"asn": 65002},
+    # 65001, the iBGP ASN of c2 (bgp, pve1): PVE 9.2 refuses two iBGP ASNs on a node (get_default_router_asn)
+    ("PUT", "/cluster/sdn/controllers/{controller}"): {"asn": 65001},
     ("DELETE", "/cluster/sdn/controllers/{controller}"): {},
     ("GET", "/cluster/sdn/ipams/{ipam}"): {},
     ("POST", "/cluster/sdn/ipams"): {"ipam": "i9", "type": "netbox", "url": "https://nb", "token": "y"},
@@ -370,7 +371,7 @@ def test_tasks_are_their_owners_or_need_sys_audit(remote):
 def test_open_endpoints_and_node_lists(remote):
     seed(remote)
     c = token(remote)  # a token with no ACL entry at all
-    assert ok(c.get("/version"))["release"] == "9.1"
+    assert ok(c.get("/version"))["release"] == "9.2"
     assert ok(c.get("/nodes/pve1")) and ok(c.get("/nodes/pve1/sdn"))
     assert ok(c.get("/cluster/sdn/fabrics/fabric")) == [] and ok(c.get("/cluster/sdn/fabrics/node")) == []
     assert ok(c.get("/cluster/sdn/fabrics/all")) == {"fabrics": [], "nodes": []}
@@ -736,6 +737,26 @@ def test_every_served_endpoint_is_covered_here():
         ("GET", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}"), ("POST", "/cluster/sdn/vnets/{vnet}/subnets"),
         ("PUT", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}"), ("DELETE", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}"),
         ("GET", "/cluster/sdn/fabrics/fabric"), ("GET", "/cluster/sdn/fabrics/node"), ("GET", "/cluster/sdn/fabrics/all"),
+        # The other fabric calls: their checks are tested in test_fabrics.py.
+        ("GET", "/cluster/sdn/fabrics/fabric/{id}"), ("POST", "/cluster/sdn/fabrics/fabric"),
+        ("PUT", "/cluster/sdn/fabrics/fabric/{id}"), ("DELETE", "/cluster/sdn/fabrics/fabric/{id}"),
+        ("GET", "/cluster/sdn/fabrics/node/{fabric_id}"), ("POST", "/cluster/sdn/fabrics/node/{fabric_id}"),
+        ("GET", "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}"), ("PUT", "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}"),
+        ("DELETE", "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}"), ("GET", "/nodes/{node}/sdn/fabrics/{fabric}"),
+        ("GET", "/nodes/{node}/sdn/fabrics/{fabric}/routes"), ("GET", "/nodes/{node}/sdn/fabrics/{fabric}/neighbors"),
+        ("GET", "/nodes/{node}/sdn/fabrics/{fabric}/interfaces"),
+        # PVE 9.2's prefix lists and route maps: their checks are tested in test_routing_policy.py.
+        ("GET", "/cluster/sdn/prefix-lists"), ("POST", "/cluster/sdn/prefix-lists"),
+        ("GET", "/cluster/sdn/prefix-lists/{id}"), ("PUT", "/cluster/sdn/prefix-lists/{id}"),
+        ("DELETE", "/cluster/sdn/prefix-lists/{id}"), ("GET", "/cluster/sdn/prefix-lists/{id}/entries"),
+        ("POST", "/cluster/sdn/prefix-lists/{id}/entries"), ("GET", "/cluster/sdn/prefix-lists/{id}/entries/{url_seq}"),
+        ("PUT", "/cluster/sdn/prefix-lists/{id}/entries/{url_seq}"),
+        ("DELETE", "/cluster/sdn/prefix-lists/{id}/entries/{url_seq}"), ("GET", "/cluster/sdn/route-maps"),
+        ("GET", "/cluster/sdn/route-maps/entries"), ("POST", "/cluster/sdn/route-maps/entries"),
+        ("GET", "/cluster/sdn/route-maps/entries/{route-map-id}"),
+        ("GET", "/cluster/sdn/route-maps/entries/{route-map-id}/entry/{order}"),
+        ("PUT", "/cluster/sdn/route-maps/entries/{route-map-id}/entry/{order}"),
+        ("DELETE", "/cluster/sdn/route-maps/entries/{route-map-id}/entry/{order}"),
         ("GET", "/version"), ("GET", "/nodes"), ("GET", "/nodes/{node}"), ("GET", "/nodes/{node}/tasks/{upid}"),
         ("GET", "/nodes/{node}/tasks/{upid}/status"), ("GET", "/nodes/{node}/tasks/{upid}/log"),
         ("DELETE", "/nodes/{node}/tasks/{upid}"), ("GET", "/nodes/{node}/tasks"), ("GET", "/cluster/tasks"),

@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from pvefleet_emulator import access, access_api, control_api, nodes_api, routes, schema, sdn_api
+from pvefleet_emulator import access, access_api, control_api, fabrics_api, nodes_api, routes, routing_policy_api, schema, sdn_api
 from pvefleet_emulator.errors import ApiError, ParamError
 from pvefleet_emulator.remote import Remote
 from pvefleet_emulator.request_log import LoggedRequest
@@ -28,7 +28,7 @@ from pvefleet_emulator.request_log import LoggedRequest
 MAX_BODY = 512 * 1024
 API_PREFIX = "/api2/json"
 FORM_SEPARATORS = re.compile(r"[&;]")
-_REGISTERED = (access_api, nodes_api, sdn_api)  # importing these registers their routes
+_REGISTERED = (access_api, nodes_api, sdn_api, routing_policy_api, fabrics_api)  # importing these registers their routes
 HANG_POLL_SECONDS = 0.1
 KEEPALIVE_IDLE_SECONDS = 5.0  # pveproxy closes a kept-alive connection after about 5 s idle (§2.4)
 SHUTDOWN_SECONDS = 60.0  # how long a stop waits for requests in progress (aiohttp's default)
@@ -148,7 +148,8 @@ class ApiApp:
         header, ticket = request.headers.get("Authorization", ""), _ticket(request)
         if found is None or found[0].needs_auth:
             user = authenticate(remote, request, method, header, ticket)
-        if found is None or (remote.pve8 and found[0].pve9_only):
+        # A path the remote's version does not have: pve-http-server's answer for any unknown path.
+        if found is None or (remote.pve8 and found[0].pve9_only) or (not remote.pve92 and found[0].pve92_only):
             raise ApiError(501, f"Method '{method} {api_path}' not implemented")
         route, path_params = found
         # The order of pve-manager's HTTPServer.pm rest_handler: path parameters merged, the token
@@ -168,6 +169,8 @@ class ApiApp:
         if remote.pve8:  # PVE 8 has no lock token, and its apply takes no parameters
             without = ("lock-token", "release-lock") if (method, route.template) == ("PUT", "/cluster/sdn") \
                 else ("lock-token",)
+        if not remote.pve92:  # the parameters 9.2 added are not in an older remote's schema
+            without += schema.pve92_only(route.template, method)
         checked = schema.validate(route.template, method, params, without=without)
         return await route.handler(routes.Call(remote, method, route.template, checked, user, time.time()))
 

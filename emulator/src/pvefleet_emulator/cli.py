@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--base-port", type=int, default=18006)
     parser.add_argument("--pve8", action="append", default=[], metavar="NAME",
                         help="start this remote (e.g. remote003) as PVE 8, without the lock API; repeatable")
+    parser.add_argument("--pve91", action="append", default=[], metavar="NAME",
+                        help="start this remote as PVE 9.1: no prefix lists, route maps or the other 9.2 "
+                             "additions; repeatable")
     parser.add_argument("--auth-fail-delay", type=float, default=3.0, help="seconds before a 401 (PVE: ~3)")
     parser.add_argument("--log-requests", action="store_true",
                         help="print each API request and its status to standard error")
@@ -79,7 +82,8 @@ def endpoints(args: argparse.Namespace) -> list[tuple[str, int]]:
 async def serve(args: argparse.Namespace) -> None:
     started = time.monotonic()
     remotes = [Remote(RemoteSettings(f"remote{i + 1:03d}", address, port, args.nodes,
-                                     pve8=f"remote{i + 1:03d}" in args.pve8, task_seconds=args.task_seconds,
+                                     pve8=f"remote{i + 1:03d}" in args.pve8, pve91=f"remote{i + 1:03d}" in args.pve91,
+                                     task_seconds=args.task_seconds,
                                      auth_fail_delay=args.auth_fail_delay, latency_ms=args.latency_ms,
                                      access=args.access),
                       args.state_dir)

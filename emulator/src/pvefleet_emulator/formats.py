@@ -32,6 +32,11 @@ ID_RULES: dict[str, tuple[str, int, int | None]] = {
     "pve-sdn-dns-id": (r"[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]", 2, None),
     "pve-sdn-fabric-id": (r"[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]", 2, 8),
 }
+# The ID formats master keeps besides the pattern and lengths (pve-network a8b6166 added them to
+# the fabric ID, ecf98c5 removed the other ID formats): their verifier runs first.
+ID_FORMATS_KEPT = ("pve-sdn-fabric-id",)
+# pve-network Network/SDN/Fabrics.pm, format pve-sdn-fabric-id (one character passes it).
+FABRIC_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]?", re.IGNORECASE)
 
 
 class FormatError(ValueError):
@@ -122,6 +127,37 @@ def _dhcp_range(text: str) -> None:
         _require(is_ip(parts[key]), f"{key}: value does not look like a valid IP address")
 
 
+def _fabric_id(text: str) -> None:
+    _require(bool(FABRIC_ID.fullmatch(text)), f"Fabric ID '{text}' contains illegal characters")
+
+
+# pve-network (1.4+) Network/SDN/PrefixLists.pm and RouteMaps.pm, formats pve-sdn-prefix-list-id and
+# pve-sdn-route-map-id: the reserved names (those the generated FRR config uses) first, then the pattern.
+POLICY_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,30}[a-zA-Z0-9]?", re.IGNORECASE)
+RESERVED_PREFIX_LIST = re.compile(r"only_default|only_default_v6|loopbacks_ips")
+RESERVED_ROUTE_MAP = re.compile(r"pve_.*|MAP_VTEP_IN|MAP_VTEP_OUT|correct_src")
+
+
+def _prefix_list_id(text: str) -> None:
+    _require(not RESERVED_PREFIX_LIST.fullmatch(text), f"prefix list ID '{text}' is currently reserved and cannot be used")
+    _require(bool(POLICY_ID.fullmatch(text)), f"prefix list ID '{text}' contains illegal characters")
+
+
+def _route_map_id(text: str) -> None:
+    _require(not RESERVED_ROUTE_MAP.fullmatch(text), f"route map ID '{text}' is currently reserved and cannot be used")
+    _require(bool(POLICY_ID.fullmatch(text)), f"route map ID '{text}' contains illegal characters")
+
+
+def _full_range_cidr(text: str) -> None:
+    """FullRangeCIDR (PVE 9.2's prefix list `prefix`, WireGuard `allowed_ips`): a CIDR whose prefix
+    length may be anything from 0, unlike CIDR's 8 and more. Its verifier is in no source read; the
+    text is that of pve-common's CIDR (JSONSchema.pm pve_verify_cidr), an assumption."""
+    address, sep, length = text.partition("/")
+    valid = bool(sep) and length.isdigit() and is_ip(address) and \
+        int(length) <= (32 if is_ip(address, 4) else 128)
+    _require(valid, "value does not look like a valid CIDR network")
+
+
 def _realm(text: str) -> None:
     _require(bool(REALM.fullmatch(text)) and len(text) <= 32, f"invalid realm '{text}'")
 
@@ -152,6 +188,10 @@ VERIFIERS: dict[str, Callable[[str], None]] = {
     "pve-sdn-isis-net": _isis_net,
     "pve-sdn-subnet-id": _subnet_id,
     "pve-sdn-dhcp-range": _dhcp_range,
+    "pve-sdn-fabric-id": _fabric_id,
+    "pve-sdn-prefix-list-id": _prefix_list_id,
+    "pve-sdn-route-map-id": _route_map_id,
+    "FullRangeCIDR": _full_range_cidr,
     "pve-realm": _realm,
     "pve-priv": _priv,
     "pve-task-status-type": _task_status_type,

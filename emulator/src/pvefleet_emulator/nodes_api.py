@@ -10,13 +10,15 @@ from pvefleet_emulator.routes import Call, WithTotal, route
 from pvefleet_emulator.sdn_api import require_node
 from pvefleet_emulator.tasks import UPID, Task, status_class
 
-PVE9_VERSION = {"version": "9.1.4", "release": "9.1", "repoid": "5d2a3f1c8e7b9a06"}
+# pve-manager 9.2.11 (its "bump version to 9.2.11" commit as repoid); a --pve91 remote reports 9.1.4.
+PVE9_VERSION = {"version": "9.2.11", "release": "9.2", "repoid": "f6997e698c7933ea"}
+PVE91_VERSION = {"version": "9.1.4", "release": "9.1", "repoid": "5d2a3f1c8e7b9a06"}
 PVE8_VERSION = {"version": "8.4.1", "release": "8.4", "repoid": "2a5fa54a8503f96d"}
 
 
 @route("GET", "/version")
 async def version(call: Call) -> dict:
-    return dict(PVE8_VERSION if call.remote.pve8 else PVE9_VERSION)
+    return dict(PVE8_VERSION if call.remote.pve8 else PVE91_VERSION if call.remote.pve91 else PVE9_VERSION)
 
 
 # pve-manager API2Tools.pm extract_node_stats: what /nodes leaves out without Sys.Audit on the node.

@@ -28,6 +28,7 @@ class RemoteSettings:
     port: int
     nodes: int = 1
     pve8: bool = False
+    pve91: bool = False  # PVE 9.1: no prefix lists, route maps or the other 9.2 additions
     task_seconds: float = 2.0
     auth_fail_delay: float = 3.0
     latency_ms: float = 0.0
@@ -40,6 +41,7 @@ class Remote:
         self.name, self.address, self.port = settings.name, settings.address, settings.port
         self.nodes = [f"pve{i}" for i in range(1, settings.nodes + 1)]
         self.pve8 = settings.pve8
+        self.pve91 = settings.pve91 and not settings.pve8
         self.files = RemoteFiles(state_dir / settings.name)
         ensure_certificate(self.files.cert, self.files.key, self.address, f"{self.name}.pve.invalid")
         self.fingerprint = fingerprint(self.files.cert)
@@ -69,6 +71,11 @@ class Remote:
         # pmxcfs' "domain-sdn" lock: one SDN write of this cluster at a time (pve-sdn-api.md §3.2).
         self.domain_lock = asyncio.Lock()
         self.issued_lock_tokens: list[str] = []
+
+    @property
+    def pve92(self) -> bool:
+        """Whether this remote runs PVE 9.2 (the default), with its additions to the SDN API."""
+        return not (self.pve8 or self.pve91)
 
     @property
     def api_node(self) -> str:
@@ -133,6 +140,7 @@ class Remote:
         nodes = {node: node_state(self, node, now) for node in self.nodes}
         return {
             "name": self.name, "address": self.address, "port": self.port, "nodes": self.nodes, "pve8": self.pve8,
+            "pve91": self.pve91,
             "lock": {"held": cfg.lock is not None, "token": cfg.lock},
             "issued_lock_tokens": list(self.issued_lock_tokens),
             "version": cfg.version,
@@ -140,6 +148,8 @@ class Remote:
             "running": {kind: cfg.view(kind, running=True) for kind in MODEL_KINDS},
             "running_config": cfg.running_document(),
             "ipams": cfg.view("ipams"), "dns": cfg.view("dns"),
+            # fabrics.cfg's sections as written, and the running copy's (fabrics.py)
+            "fabrics": {"pending": cfg.view("fabrics"), "running": cfg.view("fabrics", running=True)},
             "digests": {kind: cfg.digest(kind) for kind in MODEL_KINDS + ("ipams", "dns")},
             "has_pending_changes": cfg.has_pending_changes(),
             "node_versions": {node: state[0] for node, state in nodes.items()},

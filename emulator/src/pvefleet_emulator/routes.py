@@ -57,6 +57,7 @@ class Route:
     handler: Handler
     needs_auth: bool = True  # False: the login, which works without credentials
     pve9_only: bool = False  # not on a PVE 8 node: 501 there
+    pve92_only: bool = False  # new in PVE 9.2: 501 on a 9.1 or 8 node, which has no such path
     # The template's segments, a parameter's as None: made once, matched on every request.
     segments: tuple[Optional[str], ...] = field(init=False)
     parameters: tuple[str, ...] = field(init=False)
@@ -73,9 +74,10 @@ ROUTES: list[Route] = []
 _BY_SHAPE: dict[tuple[str, int], list[Route]] = {}
 
 
-def route(method: str, template: str, *, needs_auth: bool = True, pve9_only: bool = False):
+def route(method: str, template: str, *, needs_auth: bool = True, pve9_only: bool = False,
+          pve92_only: bool = False):
     def register(handler: Handler) -> Handler:
-        entry = Route(method, template, handler, needs_auth, pve9_only)
+        entry = Route(method, template, handler, needs_auth, pve9_only, pve92_only)
         ROUTES.append(entry)
         _BY_SHAPE.setdefault((method, len(entry.segments)), []).append(entry)
         return handler

@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any, Optional
 
 from pvefleet_emulator.errors import ParamError
-from pvefleet_emulator.formats import ID_RULES, FormatError, verify
+from pvefleet_emulator.formats import ID_FORMATS_KEPT, ID_RULES, FormatError, verify
 
 INTEGER = re.compile(r"[+-]?\d+")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -47,9 +47,17 @@ _EXTRA_PERMISSIONS = {
 }
 
 
+# PVE 9.2's additions (data/pve-sdn-apidoc-9.2-overlay.json, each entry naming where it came from):
+# whole endpoints under "paths", new parameters of existing endpoints under "properties".
+OVERLAY_92 = "data/pve-sdn-apidoc-9.2-overlay.json"
+
+
+def _data(name: str) -> dict:
+    return json.loads(resources.files("pvefleet_emulator").joinpath(name).read_text(encoding="utf-8"))
+
+
 @lru_cache(maxsize=1)
 def _index() -> dict[str, dict]:
-    text = resources.files("pvefleet_emulator").joinpath("data/pve-sdn-apidoc.json").read_text(encoding="utf-8")
     index: dict[str, dict] = {}
 
     def walk(node: dict) -> None:
@@ -58,9 +66,24 @@ def _index() -> dict[str, dict]:
         for child in node.get("children") or []:
             walk(child)
 
-    for tree in json.loads(text)["subtrees"].values():
+    for tree in _data("data/pve-sdn-apidoc.json")["subtrees"].values():
         walk(tree)
+    overlay = _data(OVERLAY_92)
+    for path, methods in overlay["paths"].items():
+        index.setdefault(path, {}).update({m: info for m, info in methods.items() if not m.startswith("_")})
+    for path, methods in overlay["properties"].items():
+        for method, added in methods.items():
+            if not method.startswith("_"):
+                info = index[path][method] = copy.deepcopy(index[path][method])
+                info["parameters"]["properties"].update(copy.deepcopy(added))
     return index
+
+
+@cache
+def pve92_only(template: str, method: str) -> tuple[str, ...]:
+    """The parameters PVE 9.2 added to METHOD template (none for an endpoint that is new in 9.2,
+    which an older remote does not have at all)."""
+    return tuple(sorted((_data(OVERLAY_92)["properties"].get(template) or {}).get(method) or {}))
 
 
 def _as_current_master(prop: dict) -> dict:
@@ -69,7 +92,7 @@ def _as_current_master(prop: dict) -> dict:
     if rule is None:
         return prop
     pattern, low, high = rule
-    prop = {k: v for k, v in prop.items() if k != "format"}
+    prop = {k: v for k, v in prop.items() if k != "format" or v in ID_FORMATS_KEPT}
     prop.update(pattern=pattern, minLength=low)
     if high is not None:
         prop["maxLength"] = high
@@ -123,7 +146,9 @@ def validate(template: str, method: str, params: dict[str, Any], *, without: tup
                 result[name] = value
             continue
         try:
-            result[name] = check_value(prop, value)
+            result[name] = check_value(for_instance(prop, params), value, name)
+        except ItemErrors as exc:
+            errors.update(exc.errors)
         except ValueError as exc:
             errors[name] = str(exc)
     for name, required, needed in checks:
@@ -147,17 +172,53 @@ def _checked(template: str, method: str, without: tuple[str, ...]) -> tuple[dict
     for name, prop in properties.items():
         needed = prop.get("requires")
         needed = needed if isinstance(needed, str) else None
-        if not prop.get("optional") or needed is not None:
-            checks.append((name, not prop.get("optional"), needed))
+        # A typed property (`type-property`) is optional where its type's variant says so; every
+        # variant of the emulated schema is optional (pve-common JSONSchema.pm check_prop).
+        required = not prop.get("optional") and not prop.get("type-property")
+        if required or needed is not None:
+            checks.append((name, required, needed))
     return properties, closed, tuple(checks)
 
 
-def check_value(prop: dict, value: Any) -> Any:
-    """One value against its property schema; the converted value, or ValueError with PVE's text."""
+class ItemErrors(ValueError):
+    """The errors of an array's items, keyed as pve-common's check_prop names them: `name[i]`."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(next(iter(errors.values())))
+        self.errors = errors
+
+
+def for_instance(prop: dict, params: dict[str, Any]) -> dict:
+    """A `oneOf` property with a `type-property` checked as the variant whose `instance-types`
+    has the type parameter's value; without such a variant only the outer schema applies
+    (pve-common JSONSchema.pm check_prop)."""
+    if "oneOf" not in prop or not prop.get("type-property"):
+        return prop
+    instance = params.get(prop["type-property"])
+    for variant in prop["oneOf"]:
+        if isinstance(instance, str) and instance in (variant.get("instance-types") or ()):
+            return variant
+    return {k: v for k, v in prop.items() if k != "oneOf"}
+
+
+def check_value(prop: dict, value: Any, path: str = "") -> Any:
+    """One value against its property schema; the converted value, or ValueError with PVE's text.
+    `path` names the value in errors inside it (an array's items, a property string's keys)."""
     kind = prop.get("type", "string")
     if kind == "array":
         items = value if isinstance(value, list) else [value]
-        return [check_value(prop.get("items") or {"type": "string"}, item) for item in items]
+        if not prop.get("items"):
+            return [_scalar_text(item) for item in items]  # no item schema: nothing to check
+        checked: list[Any] = []
+        errors: dict[str, str] = {}
+        for index, item in enumerate(items):
+            try:
+                checked.append(check_value(prop["items"], item, f"{path}[{index}]"))
+            except ValueError as exc:
+                errors[f"{path}[{index}]"] = str(exc)
+        if errors:
+            raise ItemErrors(errors)
+        return checked
     if isinstance(value, list):
         fmt = prop.get("format")
         if kind == "string" and isinstance(fmt, str) and fmt.endswith("-list"):
@@ -182,6 +243,8 @@ def check_value(prop: dict, value: Any) -> Any:
             verify(fmt, text)
         except FormatError as exc:
             raise ValueError(f"invalid format - {exc}\n") from None
+    elif isinstance(fmt, dict):
+        _property_string(fmt, text, path)
     if prop.get("pattern") and not perl_regex(prop["pattern"]).fullmatch(text):
         raise ValueError("value does not match the regex pattern")
     if prop.get("maxLength") is not None and len(text) > prop["maxLength"]:
@@ -191,6 +254,39 @@ def check_value(prop: dict, value: Any) -> Any:
     if prop.get("enum") and text not in prop["enum"]:
         raise ValueError(f"value '{text}' does not have a value in the enumeration '{', '.join(prop['enum'])}'")
     return text
+
+
+def _property_string(fmt: dict, text: str, path: str) -> None:
+    """A property string (`key=value,...`) against a format given as a hash of properties:
+    pve-common JSONSchema.pm parse_property_string, then check_object with no additional keys.
+    Its errors become one text, as PVE::Exception prints the "format error" it raises."""
+    values: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, sep, raw = part.partition("=")
+        if not sep:
+            raise ValueError("invalid format - value without key, but schema does not define a default key\n")
+        if not key or not raw:
+            raise ValueError("invalid format - missing key in comma-separated list property\n")
+        if key in values:
+            raise ValueError(f"invalid format - duplicate key in comma-separated list property: {key}\n")
+        if key not in fmt:
+            raise ValueError(f"invalid format - invalid key in comma-separated list property: {key}\n")
+        values[key] = raw
+    errors: dict[str, str] = {}
+    for key in sorted(fmt):
+        if key not in values:
+            if not fmt[key].get("optional"):
+                errors[f"{path}.{key}"] = "property is missing and it is not optional"
+            continue
+        try:
+            check_value(fmt[key], values[key], f"{path}.{key}")
+        except ValueError as exc:
+            errors[f"{path}.{key}"] = str(exc)
+    if errors:
+        lines = "".join(f"{name}: {error}\n" for name, error in sorted(errors.items()))
+        raise ValueError(f"invalid format - format error\n{lines}")
 
 
 def _scalar_text(value: Any) -> str:

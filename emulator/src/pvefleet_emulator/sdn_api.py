@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Callable
 from typing import Any, Optional
 
+from pvefleet_emulator import fabrics, routing_policy
 from pvefleet_emulator import sdn_rules as rules
 from pvefleet_emulator.errors import Die, ParamError, perl_die
 from pvefleet_emulator.formats import subnet_id_parts
@@ -35,6 +36,9 @@ _UPDATE_CONTROL_KEYS = ("lock-token", "digest", "delete")
 @route("GET", "/cluster/sdn")
 async def sdn_index(call: Call) -> list[dict]:
     names = ["vnets", "zones", "controllers", "ipams", "dns"] + ([] if call.remote.pve8 else ["fabrics"])
+    # PVE 9.2 (pve-network 1.4+) adds its subclasses prefix-lists and route-maps (their order here
+    # is an assumption: 9.2's index was not read).
+    names += ["prefix-lists", "route-maps"] if call.remote.pve92 else []
     return [{"id": name} for name in names]
 
 
@@ -123,7 +127,9 @@ def _generated(cfg: SdnConfig, node: str, *, running: bool) -> tuple[str, str]:
                 interfaces.append(f"\taddress {subnet['gateway']}/{length}\n")
     frr = [f"router bgp {c['asn']}\n" for c in cfg.view("controllers", running=running).values() if "asn" in c]
     frr += [f"vrf vrf_{zone_id}\n vni {z['vrf-vxlan']}\n" for zone_id, z in zones.items() if z.get("vrf-vxlan")]
-    return "".join(interfaces), "".join(frr)
+    fabric_sections = cfg.running_ids("fabrics") if running else cfg.pending["fabrics"]
+    fabric_interfaces, fabric_frr = fabrics.generated(fabrics.Fabrics.from_sections(fabric_sections), node)
+    return "".join(interfaces) + fabric_interfaces, "".join(frr) + fabric_frr
 
 
 def _diff(path: str, before: str, after: str) -> Optional[str]:
@@ -178,16 +184,30 @@ def subnet_output(object_id: str, item: dict) -> dict:
 
 class TypedKind:
     def __init__(self, kind: str, noun: str, types: dict, *, check: Optional[Callable] = None,
-                 check_delete: Optional[Callable] = None, delete_prefix: Optional[str] = None):
+                 check_delete: Optional[Callable] = None, delete_prefix: Optional[str] = None,
+                 check_pve92: Optional[Callable] = None):
         self.kind, self.noun, self.types = kind, noun, types
         self.acl_base = f"/sdn/{kind}/"  # the index lists an object if the caller may read /sdn/<kind>/<id>
         self.key = ID_KEYS[kind]
         self.check = check or (lambda cfg, object_id, section, old: None)
+        # PVE 9.2's hooks where they differ (remote, cfg, object_id, section, old): routing_policy.py
+        self.check_pve92 = check_pve92
         self.check_delete = check_delete or (lambda cfg, object_id: None)
         self.delete_prefix = delete_prefix or f"delete sdn {noun} object failed"
 
     def missing(self, object_id: str) -> str:
         return f"sdn '{object_id}' does not exist\n"
+
+    def type_options(self, remote: Remote, type_name: str) -> tuple[set[str], set[str]]:
+        """The type's options; on PVE 9.2 with those 9.2 added (routing_policy.PVE92_OPTIONS)."""
+        options = self.types[type_name]
+        return routing_policy.with_pve92_options(self.kind, type_name, options) if remote.pve92 else options
+
+    def run_check(self, remote: Remote, cfg: SdnConfig, object_id: str, section: dict, old: Optional[dict]) -> None:
+        if remote.pve92 and self.check_pve92 is not None:
+            self.check_pve92(remote, cfg, object_id, section, old)
+        else:
+            self.check(cfg, object_id, section, old)
 
     def register(self) -> None:
         base = f"/cluster/sdn/{self.kind}"
@@ -214,13 +234,13 @@ class TypedKind:
         remote, params = call.remote, call.params
         object_id = params[self.key]
         section = rules.normalise({k: v for k, v in params.items() if k not in (self.key, "lock-token")})
-        rules.check_options(self.types[section["type"]], section, create=True)  # before the lock
+        rules.check_options(self.type_options(remote, section["type"]), section, create=True)  # before the lock
 
         def work() -> None:
             cfg = remote.config
             if object_id in cfg.pending[self.kind]:
                 raise Die(f"sdn {self.noun} object ID '{object_id}' already defined\n")
-            self.check(cfg, object_id, section, None)
+            self.run_check(remote, cfg, object_id, section, None)
             self._store(cfg, object_id, section)
 
         return await locked(remote, f"create sdn {self.noun} object failed", params.get("lock-token"), work)
@@ -236,11 +256,11 @@ class TypedKind:
             old = cfg.pending[self.kind].get(object_id)
             if old is None:
                 raise Die(self.missing(object_id))
-            options = self.types[old["type"]]
+            options = self.type_options(remote, old["type"])
             changes = {k: v for k, v in params.items() if k not in (self.key, *_UPDATE_CONTROL_KEYS)}
             rules.check_options(options, changes, create=False)
             section = rules.updated(old, changes, params.get("delete"), options)
-            self.check(cfg, object_id, section, old)
+            self.run_check(remote, cfg, object_id, section, old)
             self._store(cfg, object_id, section)
 
         return await locked(remote, f"update sdn {self.noun} object failed", params.get("lock-token"), work)
@@ -272,7 +292,8 @@ ZONES = TypedKind("zones", "zone", rules.ZONE_TYPES,
                   check_delete=rules.check_zone_delete)
 CONTROLLERS = TypedKind("controllers", "controller", rules.CONTROLLER_TYPES,
                         check=lambda cfg, i, s, old: rules.check_controller(cfg, i, s),
-                        check_delete=rules.check_controller_delete)
+                        check_delete=rules.check_controller_delete,
+                        check_pve92=routing_policy.check_controller_pve92)
 # IPAM and DNS writes take effect at once; an IPAM delete reuses the zone text (sic, §3.2).
 IPAMS = TypedKind("ipams", "ipam", rules.IPAM_TYPES, delete_prefix="delete sdn zone object failed")
 DNS = TypedKind("dns", "dns", rules.DNS_TYPES)
@@ -502,25 +523,3 @@ def _register_in_ipam(remote: Remote, object_id: str, section: dict[str, Any]) -
         zone, cidr = _zone_and_cidr(object_id)
         remote.ipam.add_subnet(zone, cidr, section["vnet"], section.get("gateway"))
 
-
-# Fabrics (PVE 9): listed, always empty; writes are not emulated
-
-
-@route("GET", "/cluster/sdn/fabrics", pve9_only=True)
-async def fabrics_index(call: Call) -> list[dict]:
-    return [{"subdir": "fabric"}, {"subdir": "node"}, {"subdir": "all"}]
-
-
-@route("GET", "/cluster/sdn/fabrics/fabric", pve9_only=True)
-async def fabrics_list(call: Call) -> list:
-    return []
-
-
-@route("GET", "/cluster/sdn/fabrics/node", pve9_only=True)
-async def fabric_nodes_list(call: Call) -> list:
-    return []
-
-
-@route("GET", "/cluster/sdn/fabrics/all", pve9_only=True)
-async def fabrics_all(call: Call) -> dict:
-    return {"fabrics": [], "nodes": []}

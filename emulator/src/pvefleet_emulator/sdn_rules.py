@@ -302,3 +302,6 @@ def check_controller_delete(cfg: SdnConfig, controller_id: str) -> None:
     for zone_id, zone in sorted(cfg.pending["zones"].items()):
         if zone.get("controller") == controller_id:
             raise Die(f"controller {controller_id} is used by {zone_id}\n")
+        # PVE 9.2 Controllers/EvpnPlugin.pm on_delete_hook: a zone's secondary-controllers too
+        if controller.get("type") == "evpn" and controller_id in (zone.get("secondary-controllers") or []):
+            raise Die(f"controller {controller_id} is used by {zone_id}\n")

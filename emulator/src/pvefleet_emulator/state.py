@@ -1,6 +1,8 @@
 """One remote's files in the state directory, laid out like the PVE paths they stand for:
 
     <state-dir>/<remote>/sdn/{zones,vnets,subnets,controllers,ipams,dns}.cfg   section config text
+    <state-dir>/<remote>/sdn/{prefix-lists,route-maps}.cfg                     (PVE 9.2) the same
+    <state-dir>/<remote>/sdn/fabrics.cfg                                       (PVE 9) the same (fabrics.py)
     <state-dir>/<remote>/sdn/.running-config                                   JSON, as apply writes it
     <state-dir>/<remote>/sdn/.lock                                             the lock token, no newline
     <state-dir>/<remote>/priv/credentials.json                                 password, token secret, ticket key
@@ -31,6 +33,10 @@ _CREATE_CALLS = {
     "controllers": "/cluster/sdn/controllers",
     "ipams": "/cluster/sdn/ipams",
     "dns": "/cluster/sdn/dns",
+    "prefix-lists": "/cluster/sdn/prefix-lists",  # PVE 9.2 (schema.py's overlay)
+    "route-maps": "/cluster/sdn/route-maps/entries",
+    # A node's schema types `interfaces` as a list; fabrics.py reads the fabrics' numbers itself.
+    "fabrics": "/cluster/sdn/fabrics/node/{fabric_id}",
 }
 
 
