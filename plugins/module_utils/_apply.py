@@ -9,45 +9,58 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
+from typing import Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower, Upid
 
 # The listings whose `pending=1` view marks what an apply would change (pve-sdn-api.md §5.2): the
-# label of each kind, its path, and the keys that name an item (a subnet within its vnet, a fabric
-# node within its fabric, a route map entry within its route map). Fabrics are PVE 9's; prefix lists
-# and route maps 9.2's: a remote without them answers 501, and has none.
+# label of each kind, its path, and the keys that name an item (a fabric node within its fabric, a
+# route map entry within its route map). Fabrics are PVE 9's, prefix lists and route maps 9.2's: a
+# remote without them answers 501, and has none. Fabrics and their nodes come from
+# /fabrics/all: /fabrics/node lists a node in two fabrics once.
 _PENDING_LISTINGS = (
-    ("zone", "/cluster/sdn/zones", ("zone",)),
-    ("vnet", "/cluster/sdn/vnets", ("vnet",)),
-    ("controller", "/cluster/sdn/controllers", ("controller",)),
-    ("fabric", "/cluster/sdn/fabrics/fabric", ("id",)),
-    ("fabric node", "/cluster/sdn/fabrics/node", ("fabric_id", "node_id")),
-    ("prefix list", "/cluster/sdn/prefix-lists", ("id",)),
-    ("route map entry", "/cluster/sdn/route-maps/entries", ("route-map-id", "order")),
+    ("zone", "/cluster/sdn/zones", None, ("zone",)),
+    ("vnet", "/cluster/sdn/vnets", None, ("vnet",)),
+    ("controller", "/cluster/sdn/controllers", None, ("controller",)),
+    ("fabric", "/cluster/sdn/fabrics/all", "fabrics", ("id",)),
+    ("fabric node", "/cluster/sdn/fabrics/all", "nodes", ("fabric_id", "node_id")),
+    ("prefix list", "/cluster/sdn/prefix-lists", None, ("id",)),
+    ("route map entry", "/cluster/sdn/route-maps/entries", None, ("route-map-id", "order")),
 )
 
 
 async def pending_objects(client) -> list[str]:
     """Every object an apply would change, as sorted labels such as "vnet vnet1 (new)" or
     "fabric node underlay/pve1 (changed)"; empty when nothing is pending."""
-    listings = await asyncio.gather(*(_pending_listing(client, path) for _label, path, _keys in _PENDING_LISTINGS))
-    labels = [f"{label} {'/'.join(str(item.get(key)) for key in keys)} ({item['state']})"
-              for (label, _path, keys), items in zip(_PENDING_LISTINGS, listings)
-              for item in items if item.get("state")]
-    vnets = [item["vnet"] for item in listings[1] if item.get("state") != "deleted"]
+    paths = sorted({path for _label, path, _member, _keys in _PENDING_LISTINGS})
+    answers = dict(zip(paths, await asyncio.gather(*(pending_listing(client, path) for path in paths))))
+    labels: list[str] = []
+    for label, path, member, keys in _PENDING_LISTINGS:
+        items = answers[path].get(member) or [] if member else answers[path]
+        labels += [f"{label} {'/'.join(str(item_key(item, key)) for key in keys)} ({item['state']})"
+                   for item in items if item.get("state")]
+    vnets = [item["vnet"] for item in answers["/cluster/sdn/vnets"] if item.get("state") != "deleted"]
     subnet_lists = await asyncio.gather(*(_pending_subnets(client, vnet) for vnet in vnets))
     labels += [label for labels_of_vnet in subnet_lists for label in labels_of_vnet]
     return sorted(labels)
 
 
-async def _pending_listing(client, path: str) -> list:
+def item_key(item: dict, key: str):
+    """A key of a `pending=1` item: a new object of the Rust-backed kinds (fabrics, prefix lists,
+    route map entries) has every key, its ID too, only under `pending`."""
+    value = item.get(key)
+    return value if value is not None else (item.get("pending") or {}).get(key)
+
+
+async def pending_listing(client, path: str, params: Optional[dict] = None):
+    """A listing, by default its `pending=1` view (`params` {}: the config files as they are)."""
     try:
-        return await client.get(path, params={"pending": 1}) or []
+        return await client.get(path, params={"pending": 1} if params is None else (params or None)) or []
     except ApiError as error:
         if error.status == 501:  # "Method '...' not implemented": an older PVE has no such objects
-            return []
+            return {} if path.endswith("/all") else []
         raise
 
 

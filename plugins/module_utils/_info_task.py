@@ -6,22 +6,24 @@ from __future__ import annotations
 import asyncio
 import urllib.parse
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import item_key, pending_listing, pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 
 # view option -> GET parameters (pve-sdn-objects.md §1.8)
 VIEWS = {"pending": {"pending": 1}, "running": {"running": 1}, "config": None}
-# The result's lists and where each is read. Fabrics are PVE 9's, prefix lists and route maps
-# 9.2's: where a remote has no such endpoint (501), the list is empty.
+# The result's lists and where each is read (and the member of the answer that holds it). Fabrics
+# are PVE 9's, prefix lists and route maps 9.2's: where a remote has no such endpoint (501), the
+# list is empty. Fabrics and their nodes come from /fabrics/all: /fabrics/node lists a node in two
+# fabrics once.
 _LISTINGS = (
-    ("zones", "/cluster/sdn/zones"),
-    ("vnets", "/cluster/sdn/vnets"),
-    ("controllers", "/cluster/sdn/controllers"),
-    ("fabrics", "/cluster/sdn/fabrics/fabric"),
-    ("fabric_nodes", "/cluster/sdn/fabrics/node"),
-    ("prefix_lists", "/cluster/sdn/prefix-lists"),
-    ("route_map_entries", "/cluster/sdn/route-maps/entries"),
+    ("zones", "/cluster/sdn/zones", None),
+    ("vnets", "/cluster/sdn/vnets", None),
+    ("controllers", "/cluster/sdn/controllers", None),
+    ("fabrics", "/cluster/sdn/fabrics/all", "fabrics"),
+    ("fabric_nodes", "/cluster/sdn/fabrics/all", "nodes"),
+    ("prefix_lists", "/cluster/sdn/prefix-lists", None),
+    ("route_map_entries", "/cluster/sdn/route-maps/entries", None),
 )
 # What PVE reports of a fabric on one node (pve-network API2/Network/SDN/Nodes/Fabric.pm).
 FABRIC_STATUS = ("routes", "neighbors", "interfaces")
@@ -30,8 +32,12 @@ FABRIC_STATUS = ("routes", "neighbors", "interfaces")
 async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
     view = params.get("view") or "pending"
     query = VIEWS[view]
-    listings = await asyncio.gather(*(_listing(client, path, query) for _name, path in _LISTINGS))
-    found = {name: [_without_digest(item) for item in items] for (name, _path), items in zip(_LISTINGS, listings)}
+    paths = sorted({path for _name, path, _member in _LISTINGS})
+    params = {"/cluster/sdn/prefix-lists": {**(query or {}), "verbose": 1}}
+    answers = dict(zip(paths, await asyncio.gather(*(
+        pending_listing(client, path, params.get(path, query) or {}) for path in paths))))
+    found = {name: [_without_digest(item) for item in (answers[path].get(member) or [] if member else answers[path])]
+             for name, path, member in _LISTINGS}
     subnet_lists = await asyncio.gather(*(
         client.get(f"/cluster/sdn/vnets/{urllib.parse.quote(v['vnet'])}/subnets", params=query)
         for v in found["vnets"] if v.get("state") != "deleted"))
@@ -51,21 +57,12 @@ async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
     }
 
 
-async def _listing(client, path: str, query) -> list:
-    try:
-        return await client.get(path, params=query) or []
-    except ApiError as error:
-        if error.status == 501:  # an older PVE: no such objects
-            return []
-        raise
-
-
 def _route_maps(entries: list[dict]) -> list[dict]:
     """Route map entries grouped into route maps, as sdn_route_map declares them."""
     maps: dict[str, list[dict]] = {}
     for entry in entries:
-        maps.setdefault(str(entry.get("route-map-id")), []).append(entry)
-    return [{"route-map-id": name, "entries": sorted(items, key=lambda item: int(item.get("order") or 0))}
+        maps.setdefault(str(item_key(entry, "route-map-id")), []).append(entry)
+    return [{"route-map-id": name, "entries": sorted(items, key=lambda item: int(item_key(item, "order") or 0))}
             for name, items in sorted(maps.items())]
 
 
@@ -73,7 +70,7 @@ async def _fabric_status(client, nodes: list[dict]) -> list[dict]:
     """For each node of each fabric (as the chosen view lists them): its routes, neighbors and
     interfaces as PVE reports them from the node's running FRR. A node that does not answer is
     reported with its error rather than failing the whole task."""
-    pairs = sorted({(str(item.get("fabric_id")), str(item.get("node_id"))) for item in nodes
+    pairs = sorted({(str(item_key(item, "fabric_id")), str(item_key(item, "node_id"))) for item in nodes
                     if item.get("state") != "new"})
     reports = await asyncio.gather(*(_one_fabric_status(client, fabric, node) for fabric, node in pairs))
     return list(reports)

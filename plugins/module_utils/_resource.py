@@ -112,10 +112,8 @@ class ResourceKind:
     # option that names the object (a fabric node's `node`); both default to the kind's name.
     wire_id: str = ""
     id_option: str = ""
-    # One GET that lists every parent's children, and the key naming an item's parent there
-    # (GET /cluster/sdn/fabrics/node lists the nodes of every fabric, with `fabric_id`).
-    all_children: Optional[str] = None
-    parent_key: Optional[str] = None
+    # What a listing needs to show whole objects (a prefix list's entries need `verbose`).
+    list_params: Optional[Mapping[str, Any]] = None
     # The option that picks the model, which a create must name (an update takes it from the
     # remote).
     type_option: Optional[str] = None
@@ -153,13 +151,15 @@ class ResourceKind:
         """A listing's items by object ID."""
         if self.group_listing is not None:
             return self.group_listing(items or [])
-        return {str(item.get(self.wire_id)): item for item in items or []}
+        # A subnet is listed with `subnet` or only `id` depending on the view.
+        return {str(item.get(self.wire_id) or item.get("id")): item for item in items or []}
 
 
 async def _write_route_map(client: SdnClient, the_plan: Plan, token: Mapping[str, str]) -> None:
     """A route map's plan, entry by entry: PVE stores and writes each entry on its own."""
     before = {entry.order: entry for entry in _route_map_entries(the_plan.before)}
-    after = {entry.order: entry for entry in (the_plan.model.entries if the_plan.model is not None else None) or ()}
+    declared = getattr(the_plan.model, "entries", None) or ()  # a RouteMap, or None when deleted
+    after = {entry.order: entry for entry in declared}
     for order in sorted(set(before) | set(after)):
         old, new = before.get(order), after.get(order)
         if new is None:
@@ -207,10 +207,9 @@ FABRIC = ResourceKind("fabric", "/cluster/sdn/fabrics/fabric", parse_fabric, fab
 FABRIC_NODE = ResourceKind("fabric_node", "/cluster/sdn/fabrics/node/{parent}", parse_fabric_node,
                            fabric_node_from_wire, check_referenced=check_node_against_fabric,
                            referenced="fabric", parent="fabric", wire_id="node_id", id_option="node",
-                           all_children="/cluster/sdn/fabrics/node", parent_key="fabric_id",
                            type_option="protocol", offline_type="openfabric", since="Proxmox VE 9.0")
 PREFIX_LIST = ResourceKind("prefix_list", "/cluster/sdn/prefix-lists", parse_prefix_list, prefix_list_from_wire,
-                           wire_id="id", since="Proxmox VE 9.2")
+                           wire_id="id", list_params={"verbose": 1}, since="Proxmox VE 9.2")
 ROUTE_MAP = ResourceKind("route_map", "/cluster/sdn/route-maps/entries", parse_route_map, route_map_from_wire,
                          read_by_listing=True, wire_id="route-map-id", group_listing=_group_route_map_entries,
                          write=_write_route_map, since="Proxmox VE 9.2")
@@ -277,7 +276,8 @@ async def read(client: SdnClient, kind: ResourceKind, object_id: str,
 
 
 def is_not_found(error: ApiError) -> bool:
-    """PVE answers a read of an unknown ID with a 500 "... does not exist" (pve-sdn-api.md §6).
+    """PVE answers a read of an unknown ID with a 500 "... does not exist" (pve-sdn-api.md §6),
+    a prefix list's with a 400 "<id> doesn't exist".
 
     A subnet ID that belongs to another vnet is a 400 `vnet: wrong vnet` (§6.3): not on this
     vnet, so absent here as well.
@@ -287,7 +287,10 @@ def is_not_found(error: ApiError) -> bool:
     if status == 500 and "does not exist" in message:
         return True
     param_errors = getattr(error, "errors", None) or {}
-    return status == 400 and "wrong vnet" in str(param_errors.get("vnet", ""))
+    if status == 400 and "wrong vnet" in str(param_errors.get("vnet", "")):
+        return True
+    # The Rust-backed kinds of 9.2: a 400 `id: <id> doesn't exist` (a prefix list).
+    return status == 400 and any("doesn't exist" in str(text) for text in param_errors.values())
 
 
 def _with_pending(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
     KINDS,
-    SUBNET,
     RemoteObject,
     ResourceKind,
     listing,
@@ -58,10 +57,10 @@ class Snapshot(LiveReader):
         self._stale_digest: set[str] = set()
 
     @classmethod
-    async def load(cls, client, kinds: Iterable[str], subnet_vnets: Iterable[str] = (), *,
+    async def load(cls, client, kinds: Iterable[str], parents: Optional[Mapping[str, Iterable[str]]] = None, *,
                    simulate: bool = False) -> Snapshot:
-        """Listings of `kinds`; subnets are listed per vnet, for the `subnet_vnets` that exist,
-        fabric nodes all at once.
+        """Listings of `kinds`; a kind under a parent (subnets of a vnet, nodes of a fabric) is
+        listed per parent, for the parents in `parents[kind]` that exist.
 
         `simulate`: a transaction's preflight, in check mode and without the lock, plans every
         change against this snapshot; each planned change is laid over it as if made, so that a
@@ -70,25 +69,15 @@ class Snapshot(LiveReader):
         snapshot = cls(client, simulate)
         wanted = {KINDS[name] for name in kinds}
         wanted |= {KINDS[kind.parent] for kind in wanted if kind.parent}  # which parents exist
-        listed = sorted((kind for kind in wanted if kind.parent is None or kind.all_children),
-                        key=lambda kind: (kind.parent is not None, kind.name))
-        listings = await asyncio.gather(*(listing(client, kind, kind.all_children or kind.collection) for kind in listed))
-        for kind, items in zip(listed, listings):
-            if kind.all_children:
-                # Every parent that exists has a listing, empty or not (parents come first).
-                for parent in snapshot._items[(str(kind.parent), None)]:
-                    snapshot._items[(kind.name, parent)] = {}
-                for item in items or []:
-                    snapshot._items.setdefault((kind.name, str(item.get(kind.parent_key))), {})[
-                        str(item.get(kind.wire_id))] = item
-            else:
-                snapshot._items[(kind.name, None)] = kind.by_id(items)
-        if SUBNET in wanted:
-            vnets = sorted(set(subnet_vnets) & set(snapshot._items[("vnet", None)]))
-            subnet_lists = await asyncio.gather(*(client.get(SUBNET.collection_path(vnet)) for vnet in vnets))
-            for vnet, items in zip(vnets, subnet_lists):
-                snapshot._items[("subnet", vnet)] = {str(item.get("subnet") or item.get("id")): item
-                                                     for item in items or []}
+        top_level = sorted((kind for kind in wanted if kind.parent is None), key=lambda kind: kind.name)
+        listings = await asyncio.gather(*(listing(client, kind, kind.collection, kind.list_params) for kind in top_level))
+        for kind, items in zip(top_level, listings):
+            snapshot._items[(kind.name, None)] = kind.by_id(items)
+        children = [(kind, parent) for kind in sorted(wanted - set(top_level), key=lambda kind: kind.name)
+                    for parent in sorted(set((parents or {}).get(kind.name, ())) & set(snapshot._items[(str(kind.parent), None)]))]
+        child_lists = await asyncio.gather(*(listing(client, kind, kind.collection_path(parent)) for kind, parent in children))
+        for (kind, parent), items in zip(children, child_lists):
+            snapshot._items[(kind.name, parent)] = kind.by_id(items)
         return snapshot
 
     async def read(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> Optional[RemoteObject]:
@@ -117,15 +106,16 @@ class Snapshot(LiveReader):
                 self._items.setdefault((child.name, object_id), {})
 
 
-def snapshot_scope(objects: Iterable[Any]) -> tuple[set[str], set[str]]:
-    """The kinds a list of desired objects (with .kind and .options) touches, and the vnets of
-    its subnets, for Snapshot.load. A vnet is checked against its zone, a subnet against its
-    vnet, a fabric node against its fabric, so those kinds are read too."""
+def snapshot_scope(objects: Iterable[Any]) -> tuple[set[str], dict[str, set[str]]]:
+    """The kinds a list of desired objects (with .kind and .options) touches, and the parents of
+    the ones listed per parent (the vnets of its subnets, the fabrics of its fabric nodes), for
+    Snapshot.load. A vnet is checked against its zone, a subnet against its vnet, a fabric node
+    against its fabric, so those kinds are read too."""
     kinds: set[str] = set()
-    vnets: set[str] = set()
+    parents: dict[str, set[str]] = {}
     for obj in objects:
         kind = KINDS[obj.kind]
         kinds.update(name for name in (kind.name, kind.referenced, kind.parent) if name)
-        if kind is SUBNET and obj.options.get("vnet"):
-            vnets.add(str(obj.options["vnet"]))
-    return kinds, vnets
+        if kind.parent and obj.options.get(kind.parent):
+            parents.setdefault(kind.name, set()).add(str(obj.options[kind.parent]))
+    return kinds, parents

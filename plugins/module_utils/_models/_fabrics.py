@@ -258,7 +258,7 @@ def check_node_against_fabric(node: _FabricNode, fabric: _Fabric) -> None:
         address, prefix = getattr(node, option, None), getattr(fabric, prefix_option, None)
         if address is not None and prefix is None:
             errors[option] = f"fabric {fabric.fabric!r} has no {prefix_option} for this address"
-        elif address is not None and ipaddress.ip_address(address) not in ipaddress.ip_network(prefix, strict=False):
+        elif address is not None and ipaddress.ip_address(address) not in ipaddress.ip_network(str(prefix), strict=False):
             errors[option] = f"{address} is outside the fabric's {prefix_option} {prefix}"
         elif address is None and prefix is not None:
             errors[option] = f"required: fabric {fabric.fabric!r} has the {prefix_option} {prefix}"

@@ -216,9 +216,6 @@ class RouteMapEntry(SdnObject):
             body["exit-action"] = self.exit_action.to_property_string()
         return body
 
-    def prefix_lists(self) -> set[str]:
-        return {clause.value for clause in self.match or () if clause.key in PREFIX_LIST_MATCHES and clause.value}
-
 
 def _entries_unique(entries: list[RouteMapEntry]) -> list[RouteMapEntry]:
     orders = [entry.order for entry in entries]
@@ -258,9 +255,6 @@ class RouteMap(SdnObject):
             return {"entries": "a route map needs at least one entry (PVE has no empty route map); "
                                "use state=absent to remove it"}
         return {}
-
-    def prefix_lists(self) -> set[str]:
-        return {name for entry in self.entries or () for name in entry.prefix_lists()}
 
 
 # --- parsing -----------------------------------------------------------------------------

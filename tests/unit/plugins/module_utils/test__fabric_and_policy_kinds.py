@@ -170,16 +170,18 @@ def test_a_node_of_a_missing_fabric():
     assert gone.writes == []
 
 
-def test_a_snapshot_lists_the_nodes_of_every_fabric_at_once():
-    pve = FakePve({"/cluster/sdn/fabrics/fabric": [UNDERLAY], "/cluster/sdn/fabrics/node": [NODE]})
-    snapshot = asyncio.run(Snapshot.load(pve, {"fabric_node"}))
+def test_a_snapshot_lists_the_nodes_of_each_fabric_the_transaction_names():
+    # Per fabric: GET /fabrics/node lists a node that is in two fabrics once.
+    pve = FakePve({"/cluster/sdn/fabrics/fabric": [UNDERLAY, {**UNDERLAY, "id": "other"}],
+                   "/cluster/sdn/fabrics/node/underlay": [NODE]})
+    snapshot = asyncio.run(Snapshot.load(pve, {"fabric_node"}, {"fabric_node": {"underlay", "missing"}}))
     unchanged = {"fabric": "underlay", "node": "pve1", "ip": "10.255.0.1",
                  "interfaces": [{"name": "ens19", "ip": "10.254.0.0/31"}]}
     same = task(pve, "fabric_node", unchanged, reader=snapshot)
     other = task(pve, "fabric_node", {"fabric": "underlay", "node": "pve2", "ip": "10.255.0.2"}, reader=snapshot)
     assert (same["action"], other["action"]) == ("none", "create")
     assert [call[1] for call in pve.calls if call[0] == "GET"] == ["/cluster/sdn/fabrics/fabric",
-                                                                   "/cluster/sdn/fabrics/node"]
+                                                                   "/cluster/sdn/fabrics/node/underlay"]
 
 
 # --- prefix lists and route maps ---------------------------------------------------------

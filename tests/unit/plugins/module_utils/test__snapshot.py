@@ -75,6 +75,8 @@ def test_the_digest_of_a_file_this_run_wrote_is_not_sent_again():
 
 
 def test_scope_reads_what_cross_checks_need():
-    kinds, vnets = snapshot_scope([DesiredObject("subnet", {"subnet": "10.0.0.0/24", "vnet": "v1"}),
-                                   DesiredObject("vnet", {"vnet": "v2", "zone": "z"})])
-    assert kinds == {"subnet", "vnet", "zone"} and vnets == {"v1"}
+    kinds, parents = snapshot_scope([DesiredObject("subnet", {"subnet": "10.0.0.0/24", "vnet": "v1"}),
+                                     DesiredObject("vnet", {"vnet": "v2", "zone": "z"}),
+                                     DesiredObject("fabric_node", {"fabric": "f1", "node": "pve1"})])
+    assert kinds == {"subnet", "vnet", "zone", "fabric", "fabric_node"}
+    assert parents == {"subnet": {"v1"}, "fabric_node": {"f1"}}
