@@ -76,6 +76,7 @@ ZONE_OPTIONS = dict(
     disable_arp_nd_suppression=dict(type="bool"),
     rt_import=dict(type="list", elements="str"),
     dp_id=dict(type="int"),
+    secondary_controllers=dict(type="list", elements="str"),
 )
 
 VNET_OPTIONS = dict(
@@ -114,6 +115,11 @@ CONTROLLER_OPTIONS = dict(
     isis_domain=dict(type="str"),
     isis_net=dict(type="str"),
     isis_ifaces=dict(type="list", elements="str"),
+    nodes=dict(type="list", elements="str"),
+    peer_group_name=dict(type="str"),
+    bgp_mode=dict(type="str", choices=["auto", "external", "internal"]),
+    route_map_in=dict(type="str"),
+    route_map_out=dict(type="str"),
 )
 
 FABRIC_OPTIONS = dict(

@@ -113,7 +113,7 @@ class ResourceKind:
     wire_id: str = ""
     id_option: str = ""
     # What a listing needs to show whole objects (a prefix list's entries need `verbose`).
-    list_params: Optional[Mapping[str, Any]] = None
+    list_params: Optional[Mapping[str, Any]] = field(default=None, hash=False, compare=False)
     # The option that picks the model, which a create must name (an update takes it from the
     # remote).
     type_option: Optional[str] = None
@@ -124,8 +124,18 @@ class ResourceKind:
     # groups into objects, and how a plan is written.
     group_listing: Optional[Callable[[list], dict[str, dict]]] = None
     write: Optional[Callable[..., Awaitable[None]]] = None
-    # The first release that has this kind, for the message of a remote that lacks it (501).
-    since: str = ""
+    # The first Proxmox VE release that has this kind (a remote that lacks it answers 501), and
+    # that of each option added later.
+    since: Optional[tuple[int, int]] = None
+    options_since: Mapping[str, tuple[int, int]] = field(default_factory=dict, hash=False, compare=False)
+
+    def release_needed(self, options: Mapping[str, Any]) -> Optional[tuple[tuple[int, int], str]]:
+        """The newest release the given options need, and what needs it ("the option route_map_in needs")."""
+        needs = [(release, f"the option {name} needs") for name, release in self.options_since.items()
+                 if options.get(name) is not None]
+        if self.since is not None:
+            needs.append((self.since, f"{self.describe(None)}s need"))
+        return max(needs, default=None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "wire_id", self.wire_id or self.name)
@@ -193,26 +203,29 @@ def _group_route_map_entries(items: list) -> dict[str, dict]:
     return grouped
 
 
+_PVE_9_2 = (9, 2)
 ZONE = ResourceKind("zone", "/cluster/sdn/zones", parse_zone, zone_from_wire, read_by_listing=True,
-                    type_option="type")
+                    type_option="type", options_since={"secondary_controllers": _PVE_9_2})
 VNET = ResourceKind("vnet", "/cluster/sdn/vnets", parse_vnet, vnet_from_wire,
                     check_referenced=check_vnet_against_zone, referenced="zone")
 SUBNET = ResourceKind("subnet", "/cluster/sdn/vnets/{parent}/subnets", parse_subnet,
                       subnet_from_wire, check_referenced=check_subnet_against_vnet,
                       referenced="vnet", parent="vnet")
 CONTROLLER = ResourceKind("controller", "/cluster/sdn/controllers", parse_controller,
-                          controller_from_wire, read_by_listing=True, type_option="type")
+                          controller_from_wire, read_by_listing=True, type_option="type",
+                          options_since={name: _PVE_9_2 for name in (
+                              "route_map_in", "route_map_out", "nodes", "peer_group_name", "bgp_mode")})
 FABRIC = ResourceKind("fabric", "/cluster/sdn/fabrics/fabric", parse_fabric, fabric_from_wire, wire_id="id",
-                      type_option="protocol", since="Proxmox VE 9.0")
+                      type_option="protocol", since=(9, 0))
 FABRIC_NODE = ResourceKind("fabric_node", "/cluster/sdn/fabrics/node/{parent}", parse_fabric_node,
                            fabric_node_from_wire, check_referenced=check_node_against_fabric,
                            referenced="fabric", parent="fabric", wire_id="node_id", id_option="node",
-                           type_option="protocol", offline_type="openfabric", since="Proxmox VE 9.0")
+                           type_option="protocol", offline_type="openfabric", since=(9, 0))
 PREFIX_LIST = ResourceKind("prefix_list", "/cluster/sdn/prefix-lists", parse_prefix_list, prefix_list_from_wire,
-                           wire_id="id", list_params={"verbose": 1}, since="Proxmox VE 9.2")
+                           wire_id="id", list_params={"verbose": 1}, since=_PVE_9_2)
 ROUTE_MAP = ResourceKind("route_map", "/cluster/sdn/route-maps/entries", parse_route_map, route_map_from_wire,
                          read_by_listing=True, wire_id="route-map-id", group_listing=_group_route_map_entries,
-                         write=_write_route_map, since="Proxmox VE 9.2")
+                         write=_write_route_map, since=_PVE_9_2)
 KINDS: Mapping[str, ResourceKind] = {kind.name: kind for kind in (
     ZONE, VNET, SUBNET, CONTROLLER, FABRIC, FABRIC_NODE, PREFIX_LIST, ROUTE_MAP)}
 
@@ -236,7 +249,8 @@ async def listing(client: SdnClient, kind: ResourceKind, path: str, params: Opti
         return await client.get(path, params=params) or []
     except ApiError as error:
         if error.status == 501 and kind.since:
-            raise InvalidInput({f"{kind.name}s": f"{kind.describe(None)}s need {kind.since} or newer; "
+            raise InvalidInput({f"{kind.name}s": f"{kind.describe(None)}s need Proxmox VE "
+                                                 f"{'.'.join(map(str, kind.since or ()))} or newer; "
                                                  f"{error.remote or 'the remote'} answered {error.message}"}) from None
         raise
 

@@ -14,11 +14,17 @@ import time
 from typing import Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import follow_reload, node_names, pending_objects
-from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import LockTokenError, PveFleetError, TransportError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
+    InvalidInput,
+    LockTokenError,
+    PveFleetError,
+    TransportError,
+)
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import Remote
+from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import Upid
 
 # The first Proxmox VE release with the SDN lock API (pve-network 1.1.3, pve-sdn-api.md §1).
@@ -71,6 +77,25 @@ async def preflight(remote: Remote) -> None:
             f"{remote.host}: runs Proxmox VE {info.get('version') or release or '(unknown version)'}: the SDN lock API "
             f"needs Proxmox VE {LOCK_API_MAJOR} or newer; upgrade it, or leave it out of the transaction")
     remote.version = str(info.get("version") or release)
+    _check_release(remote, _release_of(release))
+
+
+def _release_of(text: str) -> tuple[int, int]:
+    parts = [int(part) for part in text.split(".")[:2] if part.isdigit()]
+    return (parts + [0, 0])[0], (parts + [0, 0])[1]
+
+
+def _check_release(remote: Remote, release: tuple[int, int]) -> None:
+    """Objects or options of a newer Proxmox VE than the remote runs: bad input, said before any
+    lock (PVE itself would refuse them inside it, with a 501 or an unknown parameter)."""
+    errors = {}
+    for obj in remote.objects:
+        needed = KINDS[obj.kind].release_needed(obj.options) if obj.state != "absent" else None
+        if needed is not None and needed[0] > release:
+            errors[f"{remote.host}: {obj.label}"] = (f"{needed[1]} Proxmox VE {'.'.join(map(str, needed[0]))} "
+                                                    f"or newer; the remote runs {remote.version}")
+    if errors:
+        raise InvalidInput(errors)
 
 
 async def lock(remote: Remote, *, allow_pending: bool) -> None:

@@ -10,7 +10,10 @@ version_added: 1.0.0
 description:
   - Creates, updates or deletes one SDN controller (EVPN, BGP, IS-IS or faucet) in the pending SDN configuration of a
     Proxmox VE remote.
-  - Only one C(evpn) controller may exist per cluster; C(bgp) and C(isis) controllers are per node.
+  - Before Proxmox VE 9.2 only one C(evpn) controller may exist per cluster; C(bgp) and C(isis) controllers are per
+    node.
+  - The options of Proxmox VE 9.2 (O(route_map_in), O(route_map_out), O(nodes), O(peer_group_name), O(bgp_mode)) are
+    refused by older remotes; a transaction's preflight says so before any lock.
 author:
   - pvefleet developers (@pvefleet)
 options:
@@ -49,7 +52,7 @@ options:
     description: Use external BGP. C(bgp) only.
     type: bool
   ebgp_multihop:
-    description: The eBGP multihop count. C(bgp) only.
+    description: The eBGP multihop count. C(bgp), and C(evpn) from Proxmox VE 9.2.
     type: int
   loopback:
     description: The source loopback interface. C(bgp) and C(isis).
@@ -67,6 +70,37 @@ options:
     description: The interfaces IS-IS runs on. Required for C(isis).
     type: list
     elements: str
+  route_map_in:
+    description:
+      - The route map (M(pvefleet.sdn.sdn_route_map)) applied to the routes the controller receives. C(evpn) and
+        C(bgp); Proxmox VE 9.2 or newer.
+      - The route map must exist when the controller is written; in a transaction route maps are written before
+        controllers (and removed after them).
+    type: str
+    version_added: 1.1.0
+  route_map_out:
+    description: The route map applied to the routes the controller announces. C(evpn) and C(bgp); Proxmox VE 9.2 or newer.
+    type: str
+    version_added: 1.1.0
+  nodes:
+    description: The nodes the C(evpn) controller runs on (all when not set). Proxmox VE 9.2 or newer.
+    type: list
+    elements: str
+    version_added: 1.1.0
+  peer_group_name:
+    description:
+      - The BGP peer group of the C(evpn) controller (Proxmox VE uses C(VTEP) when not set); Proxmox VE 9.2 or newer.
+      - Since 9.2 a cluster may have several C(evpn) controllers, each with its own peer group; all those on one node
+        must have the same O(asn).
+    type: str
+    version_added: 1.1.0
+  bgp_mode:
+    description:
+      - iBGP (V(internal)) or eBGP (V(external)) for the C(evpn) controller; V(auto) (Proxmox VE's default) chooses
+        from the node's C(bgp) controller, else iBGP. Proxmox VE 9.2 or newer.
+    type: str
+    choices: [auto, external, internal]
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pvefleet.sdn.connection
   - pvefleet.sdn.lock

@@ -114,6 +114,13 @@ options:
   dp_id:
     description: The datapath ID of a C(faucet) zone. Required for C(faucet) zones.
     type: int
+  secondary_controllers:
+    description:
+      - Further C(evpn) controllers the zone is also announced through (Proxmox VE 9.2 or newer). C(evpn) zones.
+      - A transaction's preflight refuses it for a remote on an older release.
+    type: list
+    elements: str
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pvefleet.sdn.connection
   - pvefleet.sdn.lock

@@ -17,7 +17,6 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import 
     SdnObject,
     WireValue,
     is_bool_field,
-    wire_value,
 )
 
 
@@ -75,7 +74,7 @@ def changes(desired: SdnObject, current: SdnObject, *, purge: bool = False) -> C
             # Only an empty list gets here: the user wants the option gone.
             deletes.add(wire_key(name))
         else:
-            updates[wire_key(name)] = wire_value(getattr(desired, name))
+            updates[wire_key(name)] = desired.wire_of(name)
 
     for group in desired.EXCLUSIVE:
         # Setting one of a group (vxlan peers / fabric) must remove the other the remote has.
@@ -88,6 +87,6 @@ def changes(desired: SdnObject, current: SdnObject, *, purge: bool = False) -> C
         deletes.update(wire_key(name) for name in unwanted if getattr(current, name) is not None)
     deletes -= set(updates)  # never set and delete one key ("cannot set and delete property", §6)
     if updates or deletes:
-        updates.update({wire_key(name): wire_value(getattr(desired, name)) for name in sorted(desired.ALWAYS_SEND)
+        updates.update({wire_key(name): desired.wire_of(name) for name in sorted(desired.ALWAYS_SEND)
                         if wire_key(name) not in updates})
     return ChangeSet(updates=updates, deletes=tuple(sorted(deletes)))

@@ -14,11 +14,14 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import pydantic
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._input_errors import invalid_input
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import (
+    ConfigId,
     ControllerId,
     FabricId,
     InterfaceList,
     IpList,
+    NodeList,
     NodeName,
+    PolicyId,
     RuleViolation,
     SdnObject,
     int_between,
@@ -46,11 +49,20 @@ class _Controller(SdnObject):
 class EvpnController(_Controller):
     LABEL: ClassVar[str] = "evpn controller"
     EXCLUSIVE: ClassVar[tuple[tuple[str, ...], ...]] = (("peers", "fabric"),)
+    DEFAULTS: ClassVar[Mapping[str, Any]] = {"peer_group_name": "VTEP", "bgp_mode": "auto"}
 
     type: Literal["evpn"] = "evpn"
     asn: Asn
     peers: Optional[IpList] = None
     fabric: Optional[FabricId] = None
+    # PVE 9.2 (Controllers/EvpnPlugin.pm, Plugin.pm): where it runs, its peer group (unique among
+    # the evpn controllers, which 9.2 allows several of), iBGP or eBGP, its route maps.
+    nodes: Optional[NodeList] = None
+    peer_group_name: Optional[ConfigId] = None
+    bgp_mode: Optional[Literal["auto", "external", "internal"]] = None
+    ebgp_multihop: Optional[int] = None
+    route_map_in: Optional[PolicyId] = None
+    route_map_out: Optional[PolicyId] = None
 
     @pydantic.model_validator(mode="after")
     def _peers_or_fabric(self, info: Any) -> EvpnController:
@@ -78,6 +90,8 @@ class BgpController(_Controller):
     ebgp_multihop: Optional[int] = None
     loopback: Optional[str] = None
     bgp_multipath_as_path_relax: Optional[bool] = None
+    route_map_in: Optional[PolicyId] = None
+    route_map_out: Optional[PolicyId] = None
 
 
 class IsisController(_Controller):

@@ -15,13 +15,15 @@ here the same way so that a rerun compares equal.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._deps import pydantic
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._input_errors import invalid_input
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import (
+    POLICY_ID_PATTERN,
     REMOTE,
+    PolicyId,
     RuleViolation,
     SdnObject,
     WireValue,
@@ -31,13 +33,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import 
     parse_property_string,
 )
 
-# PREFIX_LIST_ID_REGEX / ROUTE_MAP_ID_REGEX: 1 to 32 characters, letters, digits, '-' and '_',
-# starting with a letter or digit, not ending with '-' or '_'.
-_POLICY_ID = r"[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,30}[a-zA-Z0-9])?"
-_POLICY_ID_RULE = ("must be 1 to 32 characters: letters, digits, '-' or '_', starting and ending "
-                   "with a letter or digit")
-PolicyId = Annotated[str, pydantic.AfterValidator(matches(_POLICY_ID, _POLICY_ID_RULE))]
-Sequence = Annotated[int, pydantic.AfterValidator(int_between(0, 4294967295))]
+Sequence = Annotated[int, pydantic.AfterValidator(int_between(1, 4294967295))]
 Order = Annotated[int, pydantic.AfterValidator(int_between(0, 65535))]
 
 
@@ -100,28 +96,97 @@ def _numbered(entries: list[PrefixListEntry]) -> list[PrefixListEntry]:
     return sorted(numbered, key=lambda item: item.seq or 0)
 
 
+def _not_reserved(names: tuple[str, ...], prefix: str = "") -> Callable[[str], str]:
+    """IDs PVE keeps for the FRR configuration it generates itself (PrefixListId / RouteMapId)."""
+    def check(value: str) -> str:
+        if value in names or (prefix and value.startswith(prefix)):
+            raise ValueError(f"is reserved by Proxmox VE ({', '.join(names + ((prefix + '*',) if prefix else ()))})")
+        return value
+
+    return check
+
+
 class PrefixList(SdnObject):
     ID_FIELD: ClassVar[str] = "prefix_list"
     LABEL: ClassVar[str] = "prefix list"
     IDENTITY: ClassVar[frozenset[str]] = frozenset()
 
-    prefix_list: PolicyId = pydantic.Field(alias="id")
+    prefix_list: Annotated[PolicyId, pydantic.AfterValidator(_not_reserved(
+        ("only_default", "only_default_v6", "loopbacks_ips")))] = pydantic.Field(alias="id")
     entries: Optional[Annotated[list[PrefixListEntry], pydantic.AfterValidator(_numbered)]] = None
 
 
 # --- route maps --------------------------------------------------------------------------
 
-# The keys of proxmox-ve-config's SetAction and MatchAction; the first group takes no value.
-SET_KEYS_WITHOUT_VALUE = ("ip-next-hop-peer-address", "ip-next-hop-unchanged", "ip6-next-hop-peer-address",
-                          "ip6-next-hop-prefer-global")
-SET_KEYS = SET_KEYS_WITHOUT_VALUE + ("ip-next-hop", "ip6-next-hop", "local-preference", "tag", "weight",
-                                     "metric", "src")
-MATCH_KEYS = ("route-type", "vni", "ip-address-prefix-list", "ip6-address-prefix-list", "ip-next-hop-prefix-list",
-              "ip6-next-hop-prefix-list", "ip-next-hop-address", "ip6-next-hop-address", "metric", "tag",
-              "local-preference", "peer")
-PREFIX_LIST_MATCHES = ("ip-address-prefix-list", "ip6-address-prefix-list", "ip-next-hop-prefix-list",
-                       "ip6-next-hop-prefix-list")
-EVPN_ROUTE_TYPES = ("ead", "macip", "multicast", "es", "prefix")
+def _address(version: Optional[int]) -> Callable[[str], str]:
+    label = f"an IPv{version} address" if version else "an IP address"
+
+    def check(text: str) -> str:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            raise ValueError(f"must be {label}") from None
+        if version and address.version != version:
+            raise ValueError(f"must be {label}")
+        return str(address)  # as PVE prints it: IPv6 compressed, lower case
+
+    return check
+
+
+def _number(*, signed: bool = False, words: tuple[str, ...] = (), high: int = 4294967295) -> Callable[[str], str]:
+    """A u32 (with `signed`, also +N or -N, relative to the route's value), or one of `words`."""
+    shape = " ".join(filter(None, [f"a number between 0 and {high}", "(+N or -N to add or subtract)" if signed else "",
+                                  f"or one of {', '.join(words)}" if words else ""]))
+
+    def check(text: str) -> str:
+        if text in words:
+            return text
+        sign = text[0] if signed and text[:1] in "+-" else ""
+        digits = text[len(sign):]
+        if not digits.isdigit() or int(digits) > high:
+            raise ValueError(f"must be {shape}")
+        return f"{sign}{int(digits)}"
+
+    return check
+
+
+def _one_of(*values: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if text not in values:
+            raise ValueError(f"must be one of {', '.join(values)}")
+        return text
+
+    return check
+
+
+def _prefix_list_name(text: str) -> str:
+    try:
+        return matches(POLICY_ID_PATTERN, "x")(text)
+    except ValueError:
+        raise ValueError("must name a prefix list (1 to 32 letters, digits, '-' or '_')") from None
+
+
+# The keys of proxmox-ve-config's SetAction and MatchAction and what each value must be (None: it
+# takes none); values are kept as PVE prints them, so that a rerun compares equal.
+SET_VALUES: Mapping[str, Optional[Callable[[str], str]]] = {
+    "ip-next-hop-peer-address": None, "ip-next-hop-unchanged": None, "ip6-next-hop-peer-address": None,
+    "ip6-next-hop-prefer-global": None,
+    "ip-next-hop": _address(4), "ip6-next-hop": _address(6), "src": _address(None),
+    "weight": _number(), "tag": _number(words=("untagged",)),
+    "metric": _number(signed=True, words=("rtt", "+rtt", "-rtt", "igp", "aigp")),
+    "local-preference": _number(signed=True),
+}
+MATCH_VALUES: Mapping[str, Callable[[str], str]] = {
+    "route-type": _one_of("ead", "macip", "multicast", "es", "prefix"),
+    "vni": _number(high=16777215),
+    "ip-address-prefix-list": _prefix_list_name, "ip6-address-prefix-list": _prefix_list_name,
+    "ip-next-hop-prefix-list": _prefix_list_name, "ip6-next-hop-prefix-list": _prefix_list_name,
+    "ip-next-hop-address": _address(4), "ip6-next-hop-address": _address(6),
+    "metric": _number(), "local-preference": _number(), "tag": _number(words=("untagged",)),
+    "peer": str,
+}
+SET_KEYS = tuple(SET_VALUES)
+MATCH_KEYS = tuple(MATCH_VALUES)
 
 
 def _value_text(value: Any) -> Any:
@@ -134,6 +199,21 @@ class _KeyValue(WireValue):
 
     _from_text = pydantic.model_validator(mode="before")(parse_property_string)
 
+    def _checked(self, verb: str, rule: Optional[Callable[[str], str]], info: Any) -> Any:
+        if is_remote(info):
+            return self
+        if rule is None:
+            if self.value is not None:
+                raise RuleViolation({"value": f"{verb} {self.key} takes no value"})
+            return self
+        if self.value is None:
+            raise RuleViolation({"value": f"required for {verb} {self.key}"})
+        try:
+            canonical = rule(self.value.strip())
+        except ValueError as error:
+            raise RuleViolation({"value": f"{error} for {verb} {self.key} (got {self.value!r})"}) from None
+        return self.model_copy(update={"value": canonical})
+
 
 class SetClause(_KeyValue):
     """One `set` item: `key=local-preference,value=200`."""
@@ -141,14 +221,8 @@ class SetClause(_KeyValue):
     key: Literal[SET_KEYS]  # type: ignore[valid-type]
 
     @pydantic.model_validator(mode="after")
-    def _value(self, info: Any) -> SetClause:
-        if is_remote(info):
-            return self
-        if self.key in SET_KEYS_WITHOUT_VALUE and self.value is not None:
-            raise RuleViolation({"value": f"set {self.key} takes no value"})
-        if self.key not in SET_KEYS_WITHOUT_VALUE and self.value is None:
-            raise RuleViolation({"value": f"required for set {self.key}"})
-        return self
+    def _value(self, info: Any) -> Any:
+        return self._checked("set", SET_VALUES[self.key], info)
 
 
 class MatchClause(_KeyValue):
@@ -157,16 +231,8 @@ class MatchClause(_KeyValue):
     key: Literal[MATCH_KEYS]  # type: ignore[valid-type]
 
     @pydantic.model_validator(mode="after")
-    def _value(self, info: Any) -> MatchClause:
-        if is_remote(info):
-            return self
-        if self.value is None:
-            raise RuleViolation({"value": f"required for match {self.key}"})
-        if self.key == "route-type" and self.value not in EVPN_ROUTE_TYPES:
-            raise RuleViolation({"value": f"must be an EVPN route type: one of {', '.join(EVPN_ROUTE_TYPES)}"})
-        if self.key in PREFIX_LIST_MATCHES:
-            matches(_POLICY_ID, f"must name a prefix list: {_POLICY_ID_RULE}")(self.value)
-        return self
+    def _value(self, info: Any) -> Any:
+        return self._checked("match", MATCH_VALUES[self.key], info)
 
 
 class ExitAction(_KeyValue):
@@ -231,7 +297,8 @@ class RouteMap(SdnObject):
     LABEL: ClassVar[str] = "route map"
     IDENTITY: ClassVar[frozenset[str]] = frozenset()
 
-    route_map: PolicyId = pydantic.Field(alias="route-map-id")
+    route_map: Annotated[PolicyId, pydantic.AfterValidator(_not_reserved(
+        ("MAP_VTEP_IN", "MAP_VTEP_OUT", "correct_src"), prefix="pve_"))] = pydantic.Field(alias="route-map-id")
     entries: Optional[Annotated[list[RouteMapEntry], pydantic.AfterValidator(_entries_unique)]] = None
 
     @pydantic.model_validator(mode="before")

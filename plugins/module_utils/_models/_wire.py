@@ -153,6 +153,16 @@ ControllerId = Annotated[str, pydantic.AfterValidator(matches(
     r"[a-zA-Z][a-zA-Z0-9_-]*[a-zA-Z0-9]",
     "must be 2 to 64 characters: a letter, then letters, digits, '_' or '-', "
     "ending with a letter or digit", min_len=2, max_len=64))]
+# pve-sdn-route-map-id / pve-sdn-prefix-list-id (PVE 9.2, proxmox-ve-config sdn/route_map.rs,
+# prefix_list.rs): 1 to 32 characters.
+POLICY_ID_PATTERN = r"[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,30}[a-zA-Z0-9])?"
+PolicyId = Annotated[str, pydantic.AfterValidator(matches(
+    POLICY_ID_PATTERN,
+    "must be 1 to 32 characters: letters, digits, '-' or '_', starting and ending with a letter or digit"))]
+# pve-configid.
+ConfigId = Annotated[str, pydantic.AfterValidator(matches(
+    r"[a-z][a-z0-9_-]+", "must be a letter, then letters, digits, '_' or '-' (at least 2 characters)",
+    flags=re.IGNORECASE))]
 # pve-sdn-fabric-id (pve-sdn-api.md §6.6).
 FabricId = Annotated[str, pydantic.AfterValidator(matches(
     r"[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]",
@@ -246,6 +256,8 @@ class SdnObject(_Wired):
     # Whether an update's `delete` goes as a list (repeated form keys: the fabric endpoints' array)
     # rather than one comma string (pve-configid-list).
     DELETE_AS_LIST: ClassVar[bool] = False
+    # List options PVE's schema types as arrays (repeated form keys), not `*-list` comma strings.
+    ARRAYS: ClassVar[frozenset[str]] = frozenset()
     # How messages name the object type ("vlan zone", "vnet").
     LABEL: ClassVar[str]
     # Fields an update cannot change: PVE cannot change a type (pve-sdn-objects.md §0).
@@ -286,13 +298,20 @@ class SdnObject(_Wired):
     def to_wire(self) -> dict[str, Any]:
         """The body of a create (POST): every specified option in PVE's form."""
         body: dict[str, Any] = {}
-        for name, value in self.specified().items():
+        for name in self.specified():
             if name in self.PATH_ONLY:
                 continue
-            encoded = wire_value(value)
+            encoded = self.wire_of(name)
             if encoded is not None:
                 body[self.wire_name(name)] = encoded
         return body
+
+    def wire_of(self, name: str) -> Any:
+        """One option's value in PVE's form (see wire_value)."""
+        value = getattr(self, name)
+        if name in self.ARRAYS and isinstance(value, (list, tuple)):
+            return [str(item) for item in value] or None
+        return wire_value(value)
 
     def user_view(self) -> dict[str, Any]:
         """The object as module options (snake_case, lists as lists): what diffs show."""

@@ -27,6 +27,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import 
     ZoneId,
     int_between,
     is_remote,
+    sorted_unique,
 )
 
 # vrf-vxlan: 1-16777215 (a 24-bit VNI).
@@ -117,10 +118,15 @@ class EvpnZone(_Zone):
     # PVE stores a random MAC when none is given (EvpnPlugin on_update_hook, §4.2).
     GENERATED: ClassVar[frozenset[str]] = frozenset({"mac"})
 
+    # PVE 9.2: an array (repeated form keys), not a comma list.
+    ARRAYS: ClassVar[frozenset[str]] = frozenset({"secondary_controllers"})
+
     type: Literal["evpn"] = "evpn"
     vrf_vxlan: VrfVxlan
     # Must name an existing evpn controller; PVE checks that, we check the ID form.
     controller: ControllerId
+    # PVE 9.2: further evpn controllers the zone is announced through.
+    secondary_controllers: Optional[Annotated[list[ControllerId], pydantic.AfterValidator(sorted_unique)]] = None
     exitnodes: Optional[NodeList] = None
     exitnodes_local_routing: Optional[bool] = None
     # Not checked against `exitnodes`: PVE does not require it to be one of them.

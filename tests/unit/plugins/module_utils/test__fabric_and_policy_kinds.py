@@ -124,7 +124,16 @@ def test_route_map_clauses_are_checked_per_entry():
             {"order": 20, "action": "permit", "match": [{"key": "route-type", "value": "type5"}]}]})
     errors = bad.value.errors
     assert errors["entries[0].set[0].value"] == "set ip-next-hop-unchanged takes no value"
-    assert "EVPN route type" in errors["entries[1].match[0].value"]
+    assert errors["entries[1].match[0].value"] == ("must be one of ead, macip, multicast, es, prefix for match "
+                                                   "route-type (got 'type5')")
+    canonical = parse_route_map({"route_map": "evpn-in", "entries": [{"order": 10, "action": "permit", "set": [
+        {"key": "ip6-next-hop", "value": "2001:DB8:0::1"}, {"key": "local-preference", "value": "+010"},
+        {"key": "metric", "value": "-rtt"}]}]})
+    assert [clause.value for clause in canonical.entries[0].set or []] == ["2001:db8::1", "+10", "-rtt"]
+    with pytest.raises(InvalidInput) as values:
+        parse_route_map({"route_map": "evpn-in", "entries": [{"order": 10, "action": "permit", "set": [
+            {"key": "ip-next-hop", "value": "2001:db8::1"}, {"key": "weight", "value": "+1"}]}]})
+    assert set(values.value.errors) == {"entries[0].set[0].value", "entries[0].set[1].value"}
     with pytest.raises(InvalidInput) as twice:
         parse_route_map({"route_map": "evpn-in", "entries": [{"order": 10, "action": "permit"},
                                                              {"order": 10, "action": "deny"}]})
@@ -242,3 +251,30 @@ def test_a_remote_without_the_kind_is_told_apart_before_any_write():
     assert "Proxmox VE 9.2 or newer" in refused.value.errors["prefix_lists"]
     assert "pve91.example" in refused.value.errors["prefix_lists"]
     assert pve.writes == []
+
+
+# --- releases ----------------------------------------------------------------------------
+
+
+def test_the_preflight_refuses_what_the_remote_s_release_lacks():
+    from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
+    from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
+    from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import DesiredObject, Remote
+
+    def remote_on(version: str, objects: list[DesiredObject]) -> Remote:
+        remote = Remote("r1", ConnectionSettings(api_host="192.0.2.1", api_user="root@pam"), objects)
+        remote.client = FakePve({"/version": {"version": version, "release": version.rsplit(".", 1)[0]}})
+        return remote
+
+    controller = DesiredObject("controller", {"controller": "evpnctl", "type": "evpn", "asn": 65000,
+                                              "fabric": "underlay", "route_map_in": "evpn-in"})
+    route_map = DesiredObject("route_map", {"route_map": "evpn-in", "entries": [{"order": 10, "action": "permit"}]})
+    fabric = DesiredObject("fabric", {"fabric": "underlay", "protocol": "openfabric", "ip_prefix": "10.255.0.0/16"})
+    with pytest.raises(InvalidInput) as older:
+        asyncio.run(steps.preflight(remote_on("9.1.4", [fabric, controller, route_map])))
+    assert older.value.errors == {
+        "r1: controller evpnctl": "the option route_map_in needs Proxmox VE 9.2 or newer; the remote runs 9.1.4",
+        "r1: route map evpn-in": "route maps need Proxmox VE 9.2 or newer; the remote runs 9.1.4"}
+    asyncio.run(steps.preflight(remote_on("9.2.11", [fabric, controller, route_map])))
+    removal = DesiredObject("route_map", {"route_map": "evpn-in"}, state="absent")
+    asyncio.run(steps.preflight(remote_on("9.1.4", [fabric, removal])))

@@ -24,9 +24,12 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "faucet": {"controller": "faucet1", "type": "faucet"},
 }
 ALLOWED = {
-    "evpn": {"asn", "peers", "fabric"},
+    # PVE 9.2 adds nodes, peer-group-name, bgp-mode, ebgp-multihop and the route maps to evpn,
+    # the route maps to bgp (the 9.2 schema, Controllers/EvpnPlugin.pm and Plugin.pm).
+    "evpn": {"asn", "peers", "fabric", "nodes", "peer_group_name", "bgp_mode", "ebgp_multihop", "route_map_in",
+             "route_map_out"},
     "bgp": {"node", "asn", "peers", "ebgp", "ebgp_multihop", "loopback",
-            "bgp_multipath_as_path_relax"},
+            "bgp_multipath_as_path_relax", "route_map_in", "route_map_out"},
     "isis": {"isis_domain", "isis_net", "isis_ifaces", "node", "loopback"},
     "faucet": set(),
 }
@@ -40,6 +43,8 @@ ANY_VALUE: dict[str, Any] = {
     "asn": 1, "peers": ["10.0.0.9"], "fabric": "fab1", "node": "pve2", "ebgp": True,
     "ebgp_multihop": 3, "loopback": "dummy0", "bgp_multipath_as_path_relax": True,
     "isis_domain": "d", "isis_net": "49.0001.0000.0000.0001.00", "isis_ifaces": ["eth0"],
+    "nodes": ["pve1"], "peer_group_name": "VTEP2", "bgp_mode": "external", "route_map_in": "in",
+    "route_map_out": "out",
 }
 
 

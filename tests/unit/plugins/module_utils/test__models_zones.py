@@ -38,6 +38,7 @@ REQUIRED = {
 }
 # One valid value for every option some zone type has.
 ANY_VALUE: dict[str, Any] = {
+    "secondary_controllers": ["evpnctl2"],
     "nodes": ["pve1"], "ipam": "pve", "dns": "dns1", "reversedns": "dns1", "dnszone": "example.com",
     "mtu": 1450, "dhcp": "dnsmasq", "bridge": "vmbr0", "bridge_disable_mac_learning": True,
     "tag": 100, "vlan_protocol": "802.1ad", "peers": ["10.0.0.1"], "fabric": "fab1",
@@ -55,7 +56,7 @@ ALLOWED = {
              "dns", "reversedns", "dnszone", "ipam"},
     "vxlan": {"nodes", "peers", "vxlan_port", "mtu", "dns", "reversedns", "dnszone", "ipam",
               "fabric"},
-    "evpn": {"nodes", "vrf_vxlan", "controller", "exitnodes", "exitnodes_local_routing",
+    "evpn": {"secondary_controllers", "nodes", "vrf_vxlan", "controller", "exitnodes", "exitnodes_local_routing",
              "exitnodes_primary", "advertise_subnets", "disable_arp_nd_suppression",
              "bridge_disable_mac_learning", "rt_import", "vxlan_port", "mtu", "mac", "dns",
              "reversedns", "dnszone", "ipam"},
