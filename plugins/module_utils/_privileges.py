@@ -56,7 +56,10 @@ def for_change(kind: str, action: str, object_id: str, *, zone: Optional[str] = 
     if kind == "prefix_list":
         return [("/sdn/prefix-lists", ALLOCATE) if action == "create" else (f"/sdn/prefix-lists/{object_id}", ALLOCATE)]
     if kind == "route_map":
-        return [(f"/sdn/route-maps/{object_id}", ALLOCATE)]
+        # Entries are created on /sdn/route-maps, changed and removed on /sdn/route-maps/<id> (9.2's
+        # schema); an update may do either.
+        create, change = ("/sdn/route-maps", ALLOCATE), (f"/sdn/route-maps/{object_id}", ALLOCATE)
+        return {"create": [create], "delete": [change]}.get(action, [create, change])
     raise ValueError(f"unknown kind {kind!r}")
 
 

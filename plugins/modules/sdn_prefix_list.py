@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-# TODO(lead): confirm paths
 DOCUMENTATION = r"""
 module: sdn_prefix_list
 short_description: Manage an SDN prefix list of a Proxmox VE remote
@@ -77,7 +76,8 @@ extends_documentation_fragment:
   - pvefleet.sdn.attributes.idempotent
 notes:
   - Prefix lists need Proxmox VE 9.2 or newer.
-  - Privileges - C(SDN.Allocate) on C(/sdn/prefix-lists/<prefix_list>) to create, change or remove the prefix list. See
+  - Privileges - C(SDN.Audit) on C(/sdn/prefix-lists/<prefix_list>) to read it; C(SDN.Allocate) on C(/sdn/prefix-lists)
+    to create it, on C(/sdn/prefix-lists/<prefix_list>) to change or remove it (Proxmox VE 9.2's schema). See
     the collection's guide, R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges)
     (docs/docsite/rst/privileges.rst), for a least-privilege role and tokens.
 seealso:

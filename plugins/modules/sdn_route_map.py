@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-# TODO(lead): confirm paths
 DOCUMENTATION = r"""
 module: sdn_route_map
 short_description: Manage an SDN route map of a Proxmox VE remote
@@ -111,7 +110,9 @@ extends_documentation_fragment:
   - pvefleet.sdn.attributes.idempotent
 notes:
   - Route maps need Proxmox VE 9.2 or newer.
-  - Privileges - C(SDN.Allocate) on C(/sdn/route-maps/<route_map>) to create, change or remove the route map's entries.
+  - Privileges - C(SDN.Audit) or C(SDN.Allocate) on C(/sdn/route-maps/<route_map>) to read it; C(SDN.Allocate) on
+    C(/sdn/route-maps) to create entries, on C(/sdn/route-maps/<route_map>) to change or remove them (Proxmox VE 9.2's
+    schema).
     See the collection's guide, R(Least privilege,ansible_collections.pvefleet.sdn.docsite.privileges)
     (docs/docsite/rst/privileges.rst), for a least-privilege role and tokens.
 seealso:

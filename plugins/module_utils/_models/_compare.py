@@ -83,7 +83,7 @@ def changes(desired: SdnObject, current: SdnObject, *, purge: bool = False) -> C
                            if name not in given and normalised(current, name) is not None)
 
     if purge:
-        unwanted = set(current.specified()) - given - current.IDENTITY - current.GENERATED
+        unwanted = set(current.specified()) - given - current.IDENTITY - current.GENERATED - current.NOT_DELETABLE
         deletes.update(wire_key(name) for name in unwanted if getattr(current, name) is not None)
     deletes -= set(updates)  # never set and delete one key ("cannot set and delete property", §6)
     if updates or deletes:

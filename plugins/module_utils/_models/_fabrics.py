@@ -31,6 +31,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import 
     WireValue,
     int_between,
     is_remote,
+    matches,
     parse_property_string,
 )
 
@@ -112,6 +113,9 @@ Ip6Interface = Annotated[str, pydantic.AfterValidator(_interface_address(6))]
 Area = Annotated[str, pydantic.BeforeValidator(_area)]
 Interval = Annotated[Union[int, float], pydantic.BeforeValidator(_interval)]
 HelloMultiplier = Annotated[int, pydantic.AfterValidator(int_between(2, 100))]
+# pve-iface, and at most 15 characters (Linux's limit; the Rust InterfaceName checks it).
+FabricInterfaceName = Annotated[InterfaceName, pydantic.AfterValidator(matches(
+    r".{1,15}", "must be at most 15 characters (a Linux interface name)"))]
 
 
 # --- fabrics -----------------------------------------------------------------------------
@@ -124,6 +128,7 @@ class _Fabric(SdnObject):
     IDENTITY: ClassVar[frozenset[str]] = frozenset({"protocol"})
     ALWAYS_SEND: ClassVar[frozenset[str]] = frozenset({"protocol"})
     DELETE_AS_LIST: ClassVar[bool] = True
+    NOT_DELETABLE: ClassVar[frozenset[str]] = frozenset({"ip_prefix", "ip6_prefix", "area"})
 
     fabric: FabricId = pydantic.Field(alias="id")
     ip_prefix: Optional[Ip4Prefix] = None
@@ -175,7 +180,7 @@ class OpenfabricInterface(WireValue):
 
     model_config = UNDERSCORE_CONFIG
 
-    name: InterfaceName
+    name: FabricInterfaceName
     ip: Optional[Ip4Interface] = None
     ip6: Optional[Ip6Interface] = None
     hello_multiplier: Optional[HelloMultiplier] = None
@@ -188,7 +193,7 @@ class OspfInterface(WireValue):
 
     model_config = UNDERSCORE_CONFIG
 
-    name: InterfaceName
+    name: FabricInterfaceName
     ip: Optional[Ip4Interface] = None
 
     _from_text = pydantic.model_validator(mode="before")(parse_property_string)

@@ -268,6 +268,8 @@ class SdnObject(_Wired):
     DEFAULTS: ClassVar[Mapping[str, Any]] = {}
     # Options PVE fills in itself when unset (evpn zone `mac`): never removed by a purge.
     GENERATED: ClassVar[frozenset[str]] = frozenset()
+    # Options an update can change but not remove (a fabric's prefixes: not in its `delete` enum).
+    NOT_DELETABLE: ClassVar[frozenset[str]] = frozenset()
     # Groups of options of which at most one may be set: setting one removes the others.
     EXCLUSIVE: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
