@@ -16,6 +16,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFle
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import APPLY, BLOCKING, HOLDING, Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import Remote
+from ansible_collections.pvefleet.sdn.plugins.module_utils._report import preview_diffs
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import FleetTransaction
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
@@ -23,6 +24,7 @@ from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action i
 ARGSPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, dict(
     timeout=dict(type="float", default=600.0),
     check_nodes=dict(type="bool", default=True),
+    preview=dict(type="bool", default=False),
 ))
 
 LOCK_LOST = (
@@ -38,6 +40,8 @@ class ActionModule(TransactionAction):
     async def execute(self, args: dict) -> dict:
         journal = self.journal(args)
         entry = self.this_run_entry(journal)
+        if args["preview"]:
+            return await self._preview(args)
         if entry and not args.get("lock_token"):
             check_protected(self._task, self.task_vars, "sdn_apply")
             self._refuse_if_transaction_failed(journal)
@@ -89,6 +93,26 @@ class ActionModule(TransactionAction):
                     if lost else f"not applying anywhere: {report['aborted']}"}
         journal.update_many({r.host: {"result": _result(r, applied_by=self.host)} for r in remotes})
         return {"ok": True, "by": self.host}
+
+    async def _preview(self, args: dict) -> dict:
+        """The confirm gate of the task-by-task style: what each node would get from the pending
+        config, nothing applied (the lock, if any, stays held for the task that applies)."""
+        settings = self.connection_for(args)
+        remote = Remote(self.host, settings, by=self.host)
+        async with PveClient(settings) as client:
+            remote.client = client
+            remote.pending = await pending_objects(client)
+            await steps.preview(remote)
+        preview = remote.preview or {}
+        nodes = preview.get("nodes") or {}
+        result = {"changed": False, "remote": settings.remote, "pending": list(remote.pending), "preview": preview,
+                  "msg": (f"not applied; preview of {len(nodes)} node(s): "
+                          f"{sum(1 for f in nodes.values() if f['frr'])} with FRR changes, "
+                          f"{sum(1 for f in nodes.values() if f['interfaces'])} with interface changes"
+                          if "nodes" in preview else f"not applied; no preview: {preview.get('unavailable')}")}
+        if self.diff:
+            result["diff"] = preview_diffs(self.host, preview)
+        return result
 
     async def _apply_alone(self, args: dict, journal, entry: dict) -> dict:
         """One remote, outside a transaction of this run (or with an explicit lock_token)."""

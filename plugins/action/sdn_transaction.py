@@ -13,7 +13,12 @@ from ansible.utils.display import Display
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, JOURNAL, merge
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal, RunId, journal_path
-from ansible_collections.pvefleet.sdn.plugins.module_utils._report import ProgressReporter, summary_table
+from ansible_collections.pvefleet.sdn.plugins.module_utils._report import (
+    ProgressReporter,
+    preview_diffs,
+    preview_summary,
+    summary_table,
+)
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import (
     DEFAULT_CONCURRENCY,
     KIND_ORDER,
@@ -38,6 +43,7 @@ ARGSPEC = merge(CONNECTION, JOURNAL, dict(
     apply_timeout=dict(type="float", default=600.0),
     check_nodes=dict(type="bool", default=True),
     lock_wait=dict(type="float", default=0.0),
+    mode=dict(type="str", default="apply", choices=["apply", "plan"]),
 ))
 
 
@@ -63,6 +69,7 @@ class ActionModule(SdnAction):
             remotes, concurrency=args["concurrency"], check_mode=self.check_mode,
             allow_pending=args["allow_pending"], apply_timeout=args["apply_timeout"],
             check_nodes=args["check_nodes"], lock_wait=args["lock_wait"], journal=journal,
+            preview=self.diff, plan=args["mode"] == "plan",
             progress=ProgressReporter(len(remotes), display.display), actor=f"sdn_transaction ({self.host})")
         with _signals_interrupt(engine):
             report = await engine.run()
@@ -73,6 +80,10 @@ class ActionModule(SdnAction):
                   "remotes": {entry["host"]: _outcome(entry) for entry in report["failed"] + report["succeeded"]},
                   "failed_remotes": report["failed"], "succeeded_remotes": report["succeeded"],
                   "timings": report["timings"], "summary": lines, "missing_privileges": lacking}
+        previews = {entry["host"]: entry["preview"] for entry in report["failed"] + report["succeeded"]
+                    if entry.get("preview") is not None}
+        if previews:
+            result["preview"] = {"remotes": previews, "summary": preview_summary(previews)}
         if self.diff:
             result["diff"] = _diffs(report)
         self._keep_small(result, args)
@@ -88,6 +99,8 @@ class ActionModule(SdnAction):
                 return result
         if report["ok"]:
             result["msg"] = f"{len(remotes)} remote(s): " + ", ".join(f"{k} {v}" for k, v in sorted(report["counts"].items()))
+            if previews:
+                result["msg"] += f"; preview: {result['preview']['summary']}"
         else:
             result["failed"] = True
             result["msg"] = (f"the transaction failed ({report['aborted'] or 'see failed_remotes'}); "
@@ -154,7 +167,8 @@ def _outcome(entry: dict) -> dict:
 
 
 def _diffs(report: dict) -> list[dict]:
-    """Every object that changes, on every remote, as Ansible's --diff shows a list of diffs."""
+    """Every object that changes, on every remote, as Ansible's --diff shows a list of diffs; then
+    each node's files as the preview shows them (PVE's own unified diffs, shown as they are)."""
     diffs = []
     for entry in sorted(report["failed"] + report["succeeded"], key=lambda e: e["host"]):
         for result in entry.get("objects", []):
@@ -162,6 +176,7 @@ def _diffs(report: dict) -> list[dict]:
                 label = f"{entry['host']}: {result['kind']} {result.get('id')}"
                 diffs.append({"before_header": f"{label} (before)", "after_header": f"{label} (after)",
                               "before": result["diff"]["before"], "after": result["diff"]["after"]})
+        diffs += preview_diffs(entry["host"], entry.get("preview"))
     return diffs
 
 

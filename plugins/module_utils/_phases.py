@@ -28,6 +28,7 @@ class Phase(str, enum.Enum):
     APPLY_FAILED = "apply_failed"    # committed, but the reload failed on a node (or timed out)
     APPLY_UNKNOWN = "apply_unknown"  # committed (or most likely so), the reload's result unknown
     UNCHANGED = "unchanged"          # nothing to apply: the lock released, nothing committed
+    PREVIEWED = "previewed"          # plan mode: changed and previewed under our lock, then rolled back and released
 
     def __str__(self) -> str:
         return self.value
@@ -42,11 +43,12 @@ HOLDING = frozenset({Phase.LOCKED, Phase.CHANGED})
 APPLY = frozenset({Phase.APPLYING, Phase.APPLIED, Phase.APPLY_FAILED, Phase.APPLY_UNKNOWN})
 # The remote is as the transaction left it for good (applied, clean, or told to a person).
 SETTLED = frozenset({Phase.APPLIED, Phase.APPLY_FAILED, Phase.APPLY_UNKNOWN, Phase.UNCHANGED, Phase.RELEASED,
-                     Phase.ROLLED_BACK, Phase.LOCK_FAILED, Phase.NOT_LOCKED, Phase.LOCK_LOST, Phase.STUCK})
+                     Phase.ROLLED_BACK, Phase.LOCK_FAILED, Phase.NOT_LOCKED, Phase.LOCK_LOST, Phase.STUCK,
+                     Phase.PREVIEWED})
 # Ended well: what a successful transaction leaves.
-SUCCEEDED = frozenset({Phase.APPLIED, Phase.UNCHANGED, Phase.CHECKED})
+SUCCEEDED = frozenset({Phase.APPLIED, Phase.UNCHANGED, Phase.CHECKED, Phase.PREVIEWED})
 # Nothing of the transaction is left on the remote, and nothing of it was applied.
-CLEAN = frozenset({Phase.ROLLED_BACK, Phase.RELEASED, Phase.NOT_LOCKED, Phase.LOCK_FAILED})
+CLEAN = frozenset({Phase.ROLLED_BACK, Phase.RELEASED, Phase.NOT_LOCKED, Phase.LOCK_FAILED, Phase.PREVIEWED})
 # Any other remote in one of these phases stops the task-by-task transaction from applying.
 BLOCKING = frozenset({Phase.FAILED, Phase.LOCK_FAILED, Phase.LOCKING, Phase.LOCK_UNKNOWN, Phase.ROLLING_BACK,
                       Phase.ROLLED_BACK, Phase.STUCK, Phase.LOCK_LOST, Phase.NOT_LOCKED})

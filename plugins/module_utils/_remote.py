@@ -54,6 +54,7 @@ class Remote:
     by: Optional[str] = None
     version: Optional[str] = None  # its Proxmox VE version, as the preflight read it
     missing_privileges: list = field(default_factory=list)  # check mode: (path, privilege) the token lacks
+    preview: Optional[dict] = None  # what each node would get (steps.preview)
     client: Any = None
     # Called with (remote, changed fields) whenever the remote changes phase: the journal's pen.
     on_change: Optional[Callable[[Remote, dict], None]] = field(default=None, repr=False, compare=False)
@@ -107,7 +108,7 @@ class Remote:
         """The result's entry of this remote (no token)."""
         data = {"host": self.host, "remote": self.key, "phase": str(self.phase), "ok": self.ok,
                 "changed": self.changed, "objects": self.results}
-        for name in ("error", "recovery", "apply", "unwind", "by"):
+        for name in ("error", "recovery", "apply", "unwind", "by", "preview"):
             if getattr(self, name):
                 data[name] = getattr(self, name)
         if self.missing_privileges:

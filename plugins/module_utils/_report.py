@@ -1,9 +1,10 @@
 # Private to pvefleet.sdn: not a public API.
-"""Plain-text progress lines and the per-remote summary table, readable in a terminal and an AWX log."""
+"""Plain-text progress lines, the per-remote summary table and the previews, readable in a terminal and an AWX log."""
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import Phase
 
@@ -75,3 +76,24 @@ def _detail(entry: dict) -> str:
     if apply:
         text += f", reload {apply.get('exitstatus')} in {apply.get('duration')}s"
     return text
+
+
+def preview_summary(previews: dict[str, dict]) -> str:
+    """One line for the previews of many remotes: "12 nodes on 4 remotes: FRR changes on 12,
+    interfaces on 4", and the remotes that could not preview."""
+    nodes = [files for preview in previews.values() for files in (preview.get("nodes") or {}).values()]
+    frr = sum(1 for files in nodes if files.get("frr"))
+    interfaces = sum(1 for files in nodes if files.get("interfaces"))
+    shown = sum(1 for preview in previews.values() if "nodes" in preview)
+    text = f"{len(nodes)} node(s) on {shown} remote(s): FRR changes on {frr}, interfaces on {interfaces}"
+    unavailable = sorted(host for host, preview in previews.items() if preview.get("unavailable"))
+    if unavailable:
+        text += f"; no preview from {', '.join(unavailable)}"
+    return text
+
+
+def preview_diffs(host: str, preview: Optional[dict]) -> list[dict]:
+    """A remote's preview as Ansible's --diff shows it: one prepared diff per node and file."""
+    nodes = (preview or {}).get("nodes") or {}
+    return [{"prepared": f"# {host}, node {node}\n{text}"} for node, files in sorted(nodes.items())
+            for text in (files["interfaces"], files["frr"]) if text]

@@ -9,12 +9,14 @@ reported in the same words whichever of them acted. A step moves the remote to i
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from typing import Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import follow_reload, node_names, pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import (
+    ApiError,
     InvalidInput,
     LockTokenError,
     PveFleetError,
@@ -163,6 +165,31 @@ async def verify(remote: Remote) -> None:
         raise PveFleetError(f"{remote.host}: {message}")
 
 
+async def preview(remote: Remote) -> None:
+    """What every node of the remote would get from its pending config, with our lock held and
+    before the apply: pve-network's dry-run (GET /cluster/sdn/dry-run, 1.3.0 and newer), a unified
+    diff of the node's /etc/frr/frr.conf and /etc/network/interfaces.d/sdn each (None: no change).
+    A remote that cannot say (an older pve-network, a token without Sys.Audit on the node) is
+    reported as such: a preview is information, not a condition of the change."""
+    if not remote.changed and not remote.pending:
+        remote.preview = {"nodes": {}}
+        return
+    nodes = await node_names(remote.client)
+    try:
+        answers = await asyncio.gather(*(remote.client.get("/cluster/sdn/dry-run", params={"node": node})
+                                         for node in nodes))
+    except ApiError as exc:
+        if exc.status not in (403, 501):
+            raise
+        reason = ("its Proxmox VE has no dry-run (pve-network 1.3.0 added it)" if exc.status == 501
+                  else f"the API token may not ask for it ({exc.message}; it needs Sys.Audit on /nodes/<node>)")
+        remote.preview = {"unavailable": reason}
+        return
+    remote.preview = {"nodes": {node: {"frr": (answer or {}).get("frr-diff") or None,
+                                       "interfaces": (answer or {}).get("interfaces-diff") or None}
+                                for node, answer in zip(nodes, answers)}}
+
+
 async def apply(remote: Remote, *, timeout: float, check_nodes: bool = True, pace: Optional[FleetPace] = None,
                 admission=None) -> None:
     """Apply and follow the reload. Once PVE has answered the apply with a task ID it has committed
@@ -271,6 +298,14 @@ async def unwind(remote: Remote, cause: Optional[str] = None) -> None:
                          recovery=LOCK_GONE)
         return
     await _roll_back_held(remote, session, cause)
+
+
+async def unwind_plan(remote: Remote) -> None:
+    """Plan mode's end: what was written and previewed is rolled back and the lock released, as
+    after a failure; a remote left clean that way was planned, which is success."""
+    await unwind(remote)
+    if remote.phase in (Phase.ROLLED_BACK, Phase.RELEASED, Phase.UNCHANGED) and not remote.error:
+        remote.enter(Phase.PREVIEWED)
 
 
 async def _roll_back_held(remote: Remote, session: LockSession, cause: Optional[str]) -> None:

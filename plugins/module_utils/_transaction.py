@@ -182,7 +182,8 @@ async def run_phase(step, remotes: list[Remote], *, semaphore=None, stop: Option
 class FleetTransaction:
     def __init__(self, remotes: list[Remote], *, concurrency: int = DEFAULT_CONCURRENCY, check_mode: bool = False,
                  allow_pending: bool = False, apply_timeout: float = 600.0, check_nodes: bool = True,
-                 lock_wait: float = 0.0, list_pending: bool = False, journal=None,
+                 lock_wait: float = 0.0, list_pending: bool = False, preview: bool = False, plan: bool = False,
+                 journal=None,
                  progress: Optional[Callable[..., None]] = None,
                  client_factory: Optional[Callable[[ConnectionSettings, Optional[dict]], Any]] = None,
                  actor: str = "sdn_transaction"):
@@ -195,6 +196,10 @@ class FleetTransaction:
         self.check_nodes = check_nodes
         self.lock_wait = max(0.0, lock_wait)
         self.list_pending = list_pending  # read what each remote applies, for the result (one more round trip)
+        # Preview every node's files before applying (--diff); `plan`: preview, then roll back and
+        # release everywhere instead of applying.
+        self.preview = preview or plan
+        self.plan = plan
         self.journal = journal
         self.progress = progress
         self.client_factory = client_factory or fleet_client
@@ -252,10 +257,24 @@ class FleetTransaction:
 
     async def _transact_phases(self) -> None:
         await self._prepare_all()
+        if self.preview and not self.abort.is_set():
+            await self._phase("preview", self._preview_one, self._holding())
         if self.abort.is_set():
             await self._unwind_all()
             return
+        if self.plan:
+            await self._phase("rollback", self._end_plan_one, [r for r in self.remotes if r.phase in ACTIVE])
+            return
         await self._apply_all()
+
+    async def _end_plan_one(self, remote: Remote) -> None:
+        remote.by = self.actor
+        await steps.unwind_plan(remote)
+
+    async def _preview_one(self, remote: Remote) -> None:
+        if self.list_pending or self.plan:
+            remote.pending = await pending_objects(remote.client)
+        await steps.preview(remote)
 
     async def _verify_and_apply(self, unwind: bool) -> None:
         await self._phase("verify", steps.verify, self._holding())

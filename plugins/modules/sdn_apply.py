@@ -35,6 +35,16 @@ options:
     description: Wait for every node's zones to leave C(pending), and fail if one is in C(error) or its reload failed.
     type: bool
     default: true
+  preview:
+    description:
+      - Apply nothing; instead ask every node of the remote what it would get from the pending configuration
+        (Proxmox VE's dry-run, pve-network 1.3.0 or newer) and return it in RV(preview) (and in C(--diff)).
+      - The confirm gate of the task-by-task style - the lock stays held, so a play can C(pause) or C(assert) on the
+        previews, then apply with a second M(pvefleet.sdn.sdn_apply) task (or roll back in its C(rescue)).
+      - Needs C(Sys.Audit) on C(/nodes/<node>); without it (or on an older remote) RV(preview) says why there is none.
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pvefleet.sdn.connection
   - pvefleet.sdn.attributes.action_group
@@ -67,6 +77,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+preview:
+  description:
+    - With O(preview), per node (C(nodes)) the unified diffs of its C(interfaces) (C(/etc/network/interfaces.d/sdn))
+      and C(frr) (C(/etc/frr/frr.conf)) files, null where a file does not change; or C(unavailable) and why.
+  returned: when O(preview) is set
+  type: dict
+  version_added: 1.1.0
 changed:
   description: Whether an apply was committed on this remote (whatever its reload did afterwards).
   returned: always

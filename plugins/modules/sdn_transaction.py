@@ -133,6 +133,20 @@ options:
     description: After the reload task, wait until no zone of any node is C(pending), and fail a remote on which one is in C(error).
     type: bool
     default: true
+  mode:
+    description:
+      - V(apply) (the default) applies the change everywhere, as described above.
+      - V(plan) does everything up to the apply - the locks, the writes, the lock check - then asks every node of every
+        remote that has changes what it would get (Proxmox VE's dry-run of the pending configuration, pve-network
+        1.3.0 or newer), and rolls back and releases every remote. This is the exact plan of the change, node by
+        node, and it leaves nothing locked or pending. The remotes end in phase V(previewed); RV(preview) has the
+        diffs.
+      - Check mode takes no lock and writes nothing, so it cannot show what the nodes would get (nothing is pending
+        to preview); V(plan) can, and needs the change token.
+    type: str
+    choices: [apply, plan]
+    default: apply
+    version_added: 1.1.0
   transaction:
     description: Name of the transaction's record on the controller.
     type: str
@@ -153,6 +167,10 @@ attributes:
     description:
       - With C(--diff), RV(diff) lists the before and after of every object that changes, on every remote, and
         Ansible shows them; each remote's object results carry them too.
+      - With C(--diff) (and in O(mode=plan)), before applying, every node of every remote with changes is asked for
+        the diff of its C(/etc/network/interfaces.d/sdn) and C(/etc/frr/frr.conf) under the pending configuration;
+        C(--diff) shows them too, one per node and file, and RV(preview) has them. A remote too old for a dry-run,
+        or whose token lacks C(Sys.Audit) on C(/nodes/<node>), says so and goes on.
     support: full
   bypass_host_loop:
     description: Runs once for all the hosts of the play batch.
@@ -225,6 +243,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+preview:
+  description:
+    - What each node of each remote with changes would get, asked before applying (C(--diff) or O(mode=plan)).
+  returned: when previewed
+  type: dict
+  version_added: 1.1.0
+  contains:
+    summary:
+      description: One line, such as C(4 node(s) on 2 remote(s): FRR changes on 4, interfaces on 2).
+      type: str
+      returned: always
+    remotes:
+      description:
+        - Per inventory host, C(nodes) (per node, C(interfaces) and C(frr), each Proxmox VE's unified diff of that file,
+          or null when it does not change), or C(unavailable) and the reason.
+      type: dict
+      returned: always
 ok:
   description: Whether every remote succeeded.
   returned: always
