@@ -86,3 +86,23 @@ def test_the_confirm_gate_of_the_task_by_task_style(remotes, inventory, tmp_path
         state = remote.control.state()
         assert not state["lock"]["held"] and not state["has_pending_changes"]
         assert "office1" in state["running"]["vnets"]
+
+
+def test_the_role_plans_with_either_engine(remotes, inventory, tmp_path):
+    for engine in ("tasks", "fleet"):
+        play = [{"name": "plan", "hosts": "remote001:remote002", "gather_facts": False, "roles": [{
+            "role": "pvefleet.sdn.sdn_transaction",
+            "vars": {"sdn_transaction_zones": [ZONE], "sdn_transaction_vnets": [VNET],
+                     "sdn_transaction_mode": "plan", "sdn_transaction_engine": engine}}]}]
+        run = run_playbook(play, inventory, tmp_path / engine)
+        assert run.rc == 0, run.output
+        for remote in remotes[:2]:
+            state = remote.control.state()
+            assert not state["lock"]["held"] and not state["has_pending_changes"], (engine, remote.name)
+            assert "office1" not in state["running"].get("vnets", {}), engine
+        if engine == "tasks":
+            preview = run.one("Plan - what every node would get", "remote002")["result"]["preview"]
+        else:
+            preview = run.one("Change the SDN configuration of every remote as one transaction, in one task",
+                              "remote001")["result"]["preview"]["remotes"]["remote002"]
+        assert all("office1" in files["interfaces"] for files in preview["nodes"].values()), (engine, preview)
