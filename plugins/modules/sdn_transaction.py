@@ -251,7 +251,7 @@ preview:
   version_added: 1.1.0
   contains:
     summary:
-      description: One line, such as C(4 node(s) on 2 remote(s): FRR changes on 4, interfaces on 2).
+      description: "One line, such as C(4 node(s) on 2 remote(s): FRR changes on 4, interfaces on 2)."
       type: str
       returned: always
     remotes:
