@@ -94,8 +94,7 @@ def test_prefix_list_lifecycle_under_the_lock(remote):
     assert ok(c.get("/cluster/sdn/prefix-lists")) == [{"id": "pl1"}]
     verbose = ok(c.get("/cluster/sdn/prefix-lists", params={"verbose": 1}))
     assert verbose[0]["entries"] == listed["entries"] and re.fullmatch(r"[0-9a-f]{64}", verbose[0]["digest"])
-    ok(c.post("/cluster/sdn/prefix-lists/pl1/entries", data={"action": "permit", "prefix": "192.0.2.0/24",
-                                                              "ge": 25, "lock-token": token}))
+    ok(c.post("/cluster/sdn/prefix-lists/pl1/entries", data={"action": "permit", "prefix": "192.0.2.0/24", "ge": 25, "lock-token": token}))
     assert ok(c.get("/cluster/sdn/prefix-lists/pl1/entries")) == [
         {"action": "permit", "prefix": "10.0.0.0/8", "le": 24, "seq": 5},
         {"action": "deny", "prefix": "0.0.0.0/0", "seq": 100},
@@ -109,8 +108,7 @@ def test_prefix_list_lifecycle_under_the_lock(remote):
     assert failed(missing, 400, "Parameter verification failed.")["errors"] == {
         "id": "entry 100 in prefix list pl1 doesn't exist"}
     # `entries` replaces them all; delete=entries empties the list.
-    ok(c.put("/cluster/sdn/prefix-lists/pl1", data={"entries": "action=deny,prefix=2001:DB8::/32,le=48",
-                                                     "lock-token": token}))
+    ok(c.put("/cluster/sdn/prefix-lists/pl1", data={"entries": "action=deny,prefix=2001:DB8::/32,le=48", "lock-token": token}))
     assert ok(c.get("/cluster/sdn/prefix-lists/pl1"))["entries"] == ["action=deny,prefix=2001:db8::/32,le=48,seq=5"]
     ok(c.put("/cluster/sdn/prefix-lists/pl1", data={"delete": "entries", "lock-token": token}))
     assert ok(c.get("/cluster/sdn/prefix-lists/pl1")) == {"type": "prefix-list", "id": "pl1"}
@@ -201,8 +199,7 @@ def test_pending_running_apply_rollback_and_pending_changes(remote):
     # Changes: the running values on top, the new ones under `pending`, a removed key "deleted".
     ok(c.put("/cluster/sdn/prefix-lists/pl1", data={"delete": "entries", "lock-token": token}))
     ok(c.put("/cluster/sdn/route-maps/entries/rm1/entry/10", data={"action": "deny", "lock-token": token}))
-    ok(c.post("/cluster/sdn/route-maps/entries", data={"route-map-id": "rm1", "order": 20, "action": "permit",
-                                                        "lock-token": token}))
+    ok(c.post("/cluster/sdn/route-maps/entries", data={"route-map-id": "rm1", "order": 20, "action": "permit", "lock-token": token}))
     changed = ok(c.get("/cluster/sdn/prefix-lists", params={"pending": 1, "verbose": 1}))[0]
     assert changed["state"] == "changed" and changed["pending"] == {"entries": "deleted"}
     assert changed["entries"] == ["action=permit,prefix=10.0.0.0/8,seq=5"]
@@ -290,8 +287,8 @@ def test_references(remote):
     failed(missing, 500, "create sdn controller object failed: route map rm1 does not exist! at /usr/share/perl5/PVE/"
                          "Network/SDN/Controllers/EvpnPlugin.pm line")
     ok(c.post("/cluster/sdn/prefix-lists", data={"id": "pl1"}))
-    ok(c.post("/cluster/sdn/route-maps/entries", data={"route-map-id": "rm1", "order": 10, "action": "permit",
-                                                        "match": "key=ip6-next-hop-prefix-list,value=pl1"}))
+    entry = {"route-map-id": "rm1", "order": 10, "action": "permit", "match": "key=ip6-next-hop-prefix-list,value=pl1"}
+    ok(c.post("/cluster/sdn/route-maps/entries", data=entry))
     ok(c.post("/cluster/sdn/route-maps/entries", data={"route-map-id": "rm1", "order": 20, "action": "deny"}))
     ok(c.post("/cluster/sdn/controllers", data={"controller": "c1", **evpn, "route-map-out": "rm1"}))
     bgp = {"controller": "b1", "type": "bgp", "node": "pve1", "asn": 65000, "peers": "10.0.0.9"}
@@ -384,8 +381,9 @@ def test_the_files_survive_a_restart(tmp_path):
     with EmulatorProcess(remotes=1, workdir=tmp_path) as first:
         c = client(first.remotes["remote001"])
         ok(c.post("/cluster/sdn/prefix-lists", data={"id": "pl1", "entries": "action=permit,prefix=10.0.0.0/8,ge=16"}))
-        ok(c.post("/cluster/sdn/route-maps/entries", data={"route-map-id": "rm1", "order": 1, "action": "permit",
-                                                            "set": ["key=tag,value=untagged", "key=metric,value=-rtt"]}))
+        entry = {"route-map-id": "rm1", "order": 1, "action": "permit",
+                 "set": ["key=tag,value=untagged", "key=metric,value=-rtt"]}
+        ok(c.post("/cluster/sdn/route-maps/entries", data=entry))
         digests = first.remotes["remote001"].control.state()["digests"]
     text = (tmp_path / "state" / "remote001" / "sdn" / "prefix-lists.cfg").read_text()
     assert text == "prefix-list: pl1\n\tentries action=permit,prefix=10.0.0.0/8,ge=16,seq=5\n\n"

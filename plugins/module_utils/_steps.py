@@ -94,8 +94,9 @@ def _check_release(remote: Remote, release: tuple[int, int]) -> None:
     for obj in remote.objects:
         needed = KINDS[obj.kind].release_needed(obj.options) if obj.state != "absent" else None
         if needed is not None and needed[0] > release:
-            errors[f"{remote.host}: {obj.label}"] = (f"{needed[1]} Proxmox VE {'.'.join(map(str, needed[0]))} "
-                                                    f"or newer; the remote runs {remote.version}")
+            release_text = ".".join(map(str, needed[0]))
+            errors[f"{remote.host}: {obj.label}"] = f"{needed[1]} Proxmox VE {release_text} or newer; " \
+                                                    f"the remote runs {remote.version}"
     if errors:
         raise InvalidInput(errors)
 

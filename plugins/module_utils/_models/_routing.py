@@ -135,8 +135,9 @@ def _address(version: Optional[int]) -> Callable[[str], str]:
 
 def _number(*, signed: bool = False, words: tuple[str, ...] = (), high: int = 4294967295) -> Callable[[str], str]:
     """A u32 (with `signed`, also +N or -N, relative to the route's value), or one of `words`."""
-    shape = " ".join(filter(None, [f"a number between 0 and {high}", "(+N or -N to add or subtract)" if signed else "",
-                                  f"or one of {', '.join(words)}" if words else ""]))
+    parts = [f"a number between 0 and {high}", "(+N or -N to add or subtract)" if signed else "",
+             f"or one of {', '.join(words)}" if words else ""]
+    shape = " ".join(part for part in parts if part)
 
     def check(text: str) -> str:
         if text in words:
