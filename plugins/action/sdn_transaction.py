@@ -44,6 +44,7 @@ ARGSPEC = merge(CONNECTION, JOURNAL, dict(
     check_nodes=dict(type="bool", default=True),
     lock_wait=dict(type="float", default=0.0),
     mode=dict(type="str", default="apply", choices=["apply", "plan"]),
+    on_apply_failure=dict(type="str", default="report", choices=["report", "revert"]),
 ))
 
 
@@ -70,6 +71,8 @@ class ActionModule(SdnAction):
             allow_pending=args["allow_pending"], apply_timeout=args["apply_timeout"],
             check_nodes=args["check_nodes"], lock_wait=args["lock_wait"], journal=journal,
             preview=self.diff, plan=args["mode"] == "plan",
+            revert_journal=Journal(journal_path(f"{args['transaction']}-revert", args.get("journal_dir")))
+            if args["on_apply_failure"] == "revert" and journal is not None else None,
             progress=ProgressReporter(len(remotes), display.display), actor=f"sdn_transaction ({self.host})")
         with _signals_interrupt(engine):
             report = await engine.run()
@@ -105,6 +108,9 @@ class ActionModule(SdnAction):
             result["failed"] = True
             result["msg"] = (f"the transaction failed ({report['aborted'] or 'see failed_remotes'}); "
                              f"{len(report['failed'])} of {len(remotes)} remote(s) did not succeed:\n" + "\n".join(lines))
+            reverts = [entry["revert"]["state"] for entry in report["failed"] + report["succeeded"] if entry.get("revert")]
+            if reverts:
+                result["msg"] += "\nrevert: " + ", ".join(f"{state} {reverts.count(state)}" for state in sorted(set(reverts)))
         if journal is not None and report["ok"]:
             journal.forget()
         return result
@@ -160,7 +166,7 @@ class ActionModule(SdnAction):
 def _outcome(entry: dict) -> dict:
     """One remote's line of `remotes`: what a per-host task needs to report it as Ansible's own."""
     outcome = {"ok": entry["ok"], "phase": entry["phase"], "changed": entry["changed"], "remote": entry["remote"]}
-    for name in ("error", "recovery"):
+    for name in ("error", "recovery", "revert"):
         if entry.get(name):
             outcome[name] = entry[name]
     return outcome

@@ -55,6 +55,7 @@ class Remote:
     version: Optional[str] = None  # its Proxmox VE version, as the preflight read it
     missing_privileges: list = field(default_factory=list)  # check mode: (path, privilege) the token lacks
     preview: Optional[dict] = None  # what each node would get (steps.preview)
+    revert: Optional[dict] = None  # what on_apply_failure=revert did (_revert.outcome)
     client: Any = None
     # Called with (remote, changed fields) whenever the remote changes phase: the journal's pen.
     on_change: Optional[Callable[[Remote, dict], None]] = field(default=None, repr=False, compare=False)
@@ -108,7 +109,7 @@ class Remote:
         """The result's entry of this remote (no token)."""
         data = {"host": self.host, "remote": self.key, "phase": str(self.phase), "ok": self.ok,
                 "changed": self.changed, "objects": self.results}
-        for name in ("error", "recovery", "apply", "unwind", "by", "preview"):
+        for name in ("error", "recovery", "apply", "unwind", "by", "preview", "revert"):
             if getattr(self, name):
                 data[name] = getattr(self, name)
         if self.missing_privileges:

@@ -25,11 +25,13 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _privileges as privileges
+from ansible_collections.pvefleet.sdn.plugins.module_utils import _revert as revert
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput, LockHeldError, PveFleetError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import RunId
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import check_offline, run_object_task, without_none
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import ACTIVE, APPLY, SETTLED, Phase
@@ -183,7 +185,7 @@ class FleetTransaction:
     def __init__(self, remotes: list[Remote], *, concurrency: int = DEFAULT_CONCURRENCY, check_mode: bool = False,
                  allow_pending: bool = False, apply_timeout: float = 600.0, check_nodes: bool = True,
                  lock_wait: float = 0.0, list_pending: bool = False, preview: bool = False, plan: bool = False,
-                 journal=None,
+                 revert_journal=None, journal=None,
                  progress: Optional[Callable[..., None]] = None,
                  client_factory: Optional[Callable[[ConnectionSettings, Optional[dict]], Any]] = None,
                  actor: str = "sdn_transaction"):
@@ -200,6 +202,8 @@ class FleetTransaction:
         # release everywhere instead of applying.
         self.preview = preview or plan
         self.plan = plan
+        # on_apply_failure=revert: the journal of the revert (a transaction of its own), else None.
+        self.revert_journal = revert_journal
         self.journal = journal
         self.progress = progress
         self.client_factory = client_factory or fleet_client
@@ -266,6 +270,34 @@ class FleetTransaction:
             await self._phase("rollback", self._end_plan_one, [r for r in self.remotes if r.phase in ACTIVE])
             return
         await self._apply_all()
+        if self.revert_journal is not None and not all(remote.ok for remote in self.remotes):
+            await self._revert_committed()
+
+    async def _revert_committed(self) -> None:
+        """The apply failed somewhere: a second transaction, the inverse of this one, over the
+        remotes that committed and that nobody changed since (_revert.py)."""
+        targets = [remote for remote in self.remotes if revert.committed(remote)]
+
+        async def moved_on(remote: Remote) -> list[str]:
+            async with self._semaphore:
+                return await revert.changed_since(remote)
+
+        moved = dict(zip((r.host for r in targets), await asyncio.gather(*(moved_on(r) for r in targets))))
+        copies = [Remote(r.host, r.settings, revert.inverse_objects(r)) for r in targets if not moved[r.host]]
+        clients = {remote.key: remote.client for remote in self.remotes}
+        engine = FleetTransaction(
+            copies, concurrency=self.concurrency, apply_timeout=self.apply_timeout, check_nodes=self.check_nodes,
+            journal=self.revert_journal, progress=self.progress, actor=f"{self.actor} (revert)",
+            client_factory=lambda settings, _identity: _borrowed(clients[f"{settings.api_host}:{settings.api_port}"]))
+        if copies:
+            self.revert_journal.join_many(RunId.current(), {r.host: r.settings.public_fields() for r in copies})
+            await engine.run()
+            if all(remote.ok for remote in copies):
+                self.revert_journal.forget()
+        done = {remote.host: remote for remote in copies}
+        name = self.revert_journal.path.stem
+        for remote in self.remotes:
+            remote.revert = revert.outcome(remote, done.get(remote.host), moved.get(remote.host, []), transaction=name)
 
     async def _end_plan_one(self, remote: Remote) -> None:
         remote.by = self.actor
@@ -520,6 +552,12 @@ class FleetTransaction:
             "succeeded": succeeded,
             "timings": self.timings,
         }
+
+
+@contextlib.asynccontextmanager
+async def _borrowed(client):
+    """A client another transaction opened, lent without closing it."""
+    yield client
 
 
 def _without_remote(exc: PveFleetError, remote: Remote) -> str:

@@ -133,6 +133,23 @@ options:
     description: After the reload task, wait until no zone of any node is C(pending), and fail a remote on which one is in C(error).
     type: bool
     default: true
+  on_apply_failure:
+    description:
+      - What to do when the apply or a reload fails on some remotes, after others committed.
+      - V(report) (the default) reports each remote, as described above; Proxmox VE has no rollback once it committed.
+      - V(revert) then runs a second transaction, the inverse of this one, over every remote that committed - it locks
+        them, deletes what this one created, creates what it deleted, puts back the options it changed (as this
+        transaction read them under its lock), applies and follows every reload. It is all or nothing too - if it
+        fails before its apply, it is rolled back everywhere and every remote keeps this transaction's change.
+      - A remote whose running configuration no longer holds what this transaction committed (someone changed it
+        since) is not reverted, and reported as V(changed_since).
+      - RV(remotes) tells per remote in C(revert.state) - V(reverted), V(revert_failed) (with C(error) and
+        C(recovery)), V(changed_since) or V(not_committed). The revert's own record is the transaction
+        C(<transaction>-revert); C(pvefleet.sdn.recover) with that name cleans up after a revert that was killed.
+    type: str
+    choices: [report, revert]
+    default: report
+    version_added: 1.1.0
   mode:
     description:
       - V(apply) (the default) applies the change everywhere, as described above.

@@ -1,0 +1,67 @@
+"""sdn_transaction on_apply_failure=revert: the remotes that committed are brought back when the
+apply fails elsewhere, and a revert that fails leaves every remote with the change, said so."""
+from __future__ import annotations
+
+from playbook import run_playbook
+
+CONTROLLER = {"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1"]}
+ZONE = {"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10000}
+VNET = {"vnet": "vnet1", "zone": "evpn1", "tag": 11000}
+
+
+def fleet(**options):
+    return [{"name": "fleet", "hosts": "remotes", "gather_facts": False, "tasks": [{
+        "name": "fleet", "pvefleet.sdn.sdn_transaction": {
+            "controllers": [CONTROLLER], "zones": [ZONE], "vnets": [VNET], "on_apply_failure": "revert",
+            **options}}]}]
+
+
+def running_vnets(remote) -> set:
+    return set((remote.control.state()["running"] or {}).get("vnets") or {})
+
+
+def assert_settled(remotes):
+    for remote in remotes[:3]:
+        state = remote.control.state()
+        assert not state["lock"]["held"], remote.name
+        assert not state["has_pending_changes"], (remote.name, state["pending"])
+
+
+def test_a_reload_failing_on_one_remote_reverts_every_remote_that_committed(remotes, inventory, tmp_path):
+    remotes[1].control.reload_fault("fail")
+    run = run_playbook(fleet(), inventory, tmp_path)
+    assert run.rc != 0
+    result = run.one("fleet", "remote001")["result"]
+    assert {host: outcome["revert"]["state"] for host, outcome in result["remotes"].items()} == {
+        "remote001": "reverted", "remote002": "reverted", "remote003": "reverted"}
+    assert result["remotes"]["remote002"]["phase"] == "apply_failed"
+    assert "revert: reverted 3" in result["msg"]
+    assert_settled(remotes)
+    for remote in remotes[:3]:
+        assert running_vnets(remote) == set(), remote.name
+        # Applied twice: the change, then its inverse.
+        applies = [r for r in remote.control.requests() if (r["method"], r["path"]) == ("PUT", "/cluster/sdn")]
+        assert len(applies) == 2, remote.name
+
+
+def test_a_revert_that_fails_before_its_apply_leaves_the_change_everywhere(remotes, inventory, tmp_path):
+    remotes[1].control.reload_fault("fail")
+    # The revert deletes the vnet first (removals in reverse order): refuse that on remote003.
+    remotes[2].control.fail("DELETE", "^/cluster/sdn/vnets/vnet1$", message="injected: revert refused")
+    run = run_playbook(fleet(), inventory, tmp_path)
+    assert run.rc != 0
+    outcomes = run.one("fleet", "remote001")["result"]["remotes"]
+    assert {host: outcome["revert"]["state"] for host, outcome in outcomes.items()} == {
+        "remote001": "revert_failed", "remote002": "revert_failed", "remote003": "revert_failed"}
+    assert "injected: revert refused" in outcomes["remote003"]["revert"]["error"]
+    assert_settled(remotes)
+    for remote in remotes[:3]:
+        assert running_vnets(remote) == {"vnet1"}, remote.name
+
+
+def test_with_report_nothing_is_reverted(remotes, inventory, tmp_path):
+    remotes[1].control.reload_fault("fail")
+    run = run_playbook(fleet(on_apply_failure="report"), inventory, tmp_path)
+    assert run.rc != 0
+    assert all("revert" not in outcome for outcome in run.one("fleet", "remote001")["result"]["remotes"].values())
+    assert all(running_vnets(remote) == {"vnet1"} for remote in remotes[:3])
