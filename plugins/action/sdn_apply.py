@@ -13,6 +13,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import (
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import PveFleetError
+from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal, journal_path
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import APPLY, BLOCKING, HOLDING, Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import Remote
@@ -25,6 +26,7 @@ ARGSPEC = merge(CONNECTION, LOCK_TOKEN, JOURNAL, dict(
     timeout=dict(type="float", default=600.0),
     check_nodes=dict(type="bool", default=True),
     preview=dict(type="bool", default=False),
+    on_apply_failure=dict(type="str", default="report", choices=["report", "revert"]),
 ))
 
 LOCK_LOST = (
@@ -84,8 +86,10 @@ class ActionModule(TransactionAction):
         if refused:
             return {"ok": False, "by": self.host, "msg": "not applying anywhere: " + "; ".join(
                 f"{host}: {text}" for host, text in sorted(refused.items()))}
+        revert_journal = (Journal(journal_path(f"{args['transaction']}-revert", args.get("journal_dir")))
+                          if args["on_apply_failure"] == "revert" else None)
         engine = FleetTransaction(remotes, apply_timeout=args["timeout"], check_nodes=args["check_nodes"],
-                                  journal=journal, actor=self.host, list_pending=True)
+                                  journal=journal, actor=self.host, list_pending=True, revert_journal=revert_journal)
         report = await engine.apply_locked()
         lost = sorted(r.host for r in remotes if r.phase == Phase.LOCK_LOST and r.apply is None)
         if lost or (engine.abort.is_set() and not any(r.phase in APPLY for r in remotes)):
@@ -173,4 +177,6 @@ def _result(remote: Remote, applied_by: str | None = None) -> dict:
                 result[name] = getattr(remote, name)
         if report.get("log_tail"):
             result["log_tail"] = report["log_tail"]
+    if remote.revert:
+        result["revert"] = remote.revert
     return result

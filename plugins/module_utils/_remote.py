@@ -96,7 +96,8 @@ class Remote:
         phase = Phase(entry.get("phase") or Phase.PLANNED)
         return cls(host, settings, phase=phase, token=entry.get("token"), identity=entry.get("identity"),
                    allow_pending=bool(entry.get("allow_pending")), changed=phase in (Phase.CHANGED, Phase.FAILED),
-                   error=entry.get("error"), apply=entry.get("apply"), **fields)
+                   error=entry.get("error"), apply=entry.get("apply"), results=list(entry.get("results") or []),
+                   **fields)
 
     def record(self) -> dict:
         """The journal's entry of this remote (its token included: the journal is 0600). Fields

@@ -241,6 +241,8 @@ class FleetTransaction:
         lock is lost, nothing is applied anywhere (the play's rescue then rolls back)."""
         async with self._clients():
             await self._journalled(self._verify_and_apply(unwind=False))
+            if self.revert_journal is not None and not self.abort.is_set() and not all(r.ok for r in self.remotes):
+                await self._revert_committed()
         return self.report()
 
     @contextlib.asynccontextmanager
@@ -271,7 +273,7 @@ class FleetTransaction:
             return
         await self._apply_all()
         if self.revert_journal is not None and not all(remote.ok for remote in self.remotes):
-            await self._revert_committed()
+            await self._journalled(self._revert_committed())
 
     async def _revert_committed(self) -> None:
         """The apply failed somewhere: a second transaction, the inverse of this one, over the

@@ -35,6 +35,17 @@ options:
     description: Wait for every node's zones to leave C(pending), and fail if one is in C(error) or its reload failed.
     type: bool
     default: true
+  on_apply_failure:
+    description:
+      - In a transaction of this run, what to do when the apply or a reload fails on some remotes after others
+        committed - V(report) (the default), or V(revert) - the remotes that committed get the inverse of the
+        transaction's changes (recorded by each object task), as a second transaction; see
+        M(pvefleet.sdn.sdn_transaction)'s O(pvefleet.sdn.sdn_transaction#module:on_apply_failure). Each host's result
+        has C(revert) then.
+    type: str
+    choices: [report, revert]
+    default: report
+    version_added: 1.1.0
   preview:
     description:
       - Apply nothing; instead ask every node of the remote what it would get from the pending configuration
@@ -77,6 +88,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+revert:
+  description:
+    - With O(on_apply_failure=revert), after an apply that failed somewhere in the transaction, what the revert did to
+      this host's remote - C(state) (V(reverted), V(revert_failed), V(changed_since), V(not_committed)), and where it
+      applies C(error) and C(recovery).
+  returned: when a revert ran
+  type: dict
+  version_added: 1.1.0
 preview:
   description:
     - With O(preview), per node (C(nodes)) the unified diffs of its C(interfaces) (C(/etc/network/interfaces.d/sdn))

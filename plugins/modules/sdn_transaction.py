@@ -285,6 +285,8 @@ remotes:
   description:
     - Per remote (inventory host), a short outcome - C(ok), C(phase), C(changed), C(remote) (its address), and
       where they apply C(error) and C(recovery) - for a per-host task to report each remote as Ansible's own.
+    - With O(on_apply_failure=revert) after a failed apply, C(revert) too - C(state) (V(reverted), V(revert_failed),
+      V(changed_since), V(not_committed)) and, where it applies, C(error) and C(recovery).
   returned: always
   type: dict
   sample: {remote001: {ok: true, phase: applied, changed: true, remote: "192.0.2.10:8006"}}
@@ -305,7 +307,8 @@ report_file:
   type: str
 counts:
   description:
-    - How many remotes ended in each phase - V(applied), V(unchanged), V(checked) (check mode), V(rolled_back),
+    - How many remotes ended in each phase - V(applied), V(unchanged), V(checked) (check mode), V(previewed)
+      (O(mode=plan)), V(rolled_back),
       V(released), V(not_locked), V(lock_failed), V(lock_lost), V(apply_failed), V(apply_unknown), V(stuck), ...
   returned: always
   type: dict

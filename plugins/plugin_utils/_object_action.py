@@ -6,6 +6,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import OBJEC
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import HOLDING, Phase
+from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
 
 
@@ -43,6 +44,11 @@ class ObjectAction(TransactionAction):
                 # apply on the other hosts must see that this remote is not ready
                 journal.update(self.host, phase=Phase.FAILED, error=str(exc))
             raise
+        if in_transaction and result.get("changed"):
+            # What a revert of this transaction would undo (on_apply_failure=revert, _revert.py).
+            parent = KINDS[self.KIND].parent
+            kept = {key: result[key] for key in ("kind", "action", "id", "diff", parent) if key and key in result}
+            entry.update(journal.update(self.host, results=[*(entry.get("results") or []), kept]))
         if not self.diff:
             result.pop("diff", None)
         return result

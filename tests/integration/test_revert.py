@@ -65,3 +65,22 @@ def test_with_report_nothing_is_reverted(remotes, inventory, tmp_path):
     assert run.rc != 0
     assert all("revert" not in outcome for outcome in run.one("fleet", "remote001")["result"]["remotes"].values())
     assert all(running_vnets(remote) == {"vnet1"} for remote in remotes[:3])
+
+
+def test_the_task_by_task_style_reverts_too(remotes, inventory, tmp_path):
+    remotes[1].control.reload_fault("fail")
+    play = [{"name": "tasks", "hosts": "remotes", "gather_facts": False, "any_errors_fatal": True, "tasks": [{
+        "block": [
+            {"name": "lock", "pvefleet.sdn.sdn_lock": {"state": "locked"}},
+            {"name": "controller", "pvefleet.sdn.sdn_controller": CONTROLLER},
+            {"name": "zone", "pvefleet.sdn.sdn_zone": ZONE},
+            {"name": "vnet", "pvefleet.sdn.sdn_vnet": VNET},
+            {"name": "apply", "pvefleet.sdn.sdn_apply": {"on_apply_failure": "revert"}}],
+        "rescue": [{"name": "rollback", "pvefleet.sdn.sdn_lock": {"state": "rolled_back"}}]}]}]
+    run = run_playbook(play, inventory, tmp_path)
+    # remote002's apply fails; the rescue finds nothing left to roll back.
+    assert run.one("apply", "remote002")["status"] == "failed"
+    assert run.one("apply", "remote002")["result"]["revert"]["state"] == "reverted"
+    assert run.one("apply", "remote001")["result"]["revert"]["state"] == "reverted"
+    assert_settled(remotes)
+    assert all(running_vnets(remote) == set() for remote in remotes[:3])
