@@ -84,3 +84,22 @@ def test_the_task_by_task_style_reverts_too(remotes, inventory, tmp_path):
     assert run.one("apply", "remote001")["result"]["revert"]["state"] == "reverted"
     assert_settled(remotes)
     assert all(running_vnets(remote) == set() for remote in remotes[:3])
+
+
+def test_a_revert_restores_the_old_running_config_of_updated_and_deleted_objects(remotes, inventory, tmp_path):
+    before = {"vnets": [VNET | {"alias": "old"}, {"vnet": "vnet2", "zone": "evpn1", "tag": 12000}]}
+    first = run_playbook(fleet(**before), inventory, tmp_path / "1")
+    assert first.rc == 0, first.output
+    old = {remote.name: remote.control.state()["running"] for remote in remotes[:3]}
+    remotes[1].control.reload_fault("fail")
+    change = {"vnets": [VNET | {"alias": "new", "isolate_ports": True}, {"vnet": "vnet2", "state": "absent"}],
+              "subnets": [{"vnet": "vnet1", "subnet": "10.1.0.0/24", "gateway": "10.1.0.1"}]}
+    run = run_playbook(fleet(**change), inventory, tmp_path / "2")
+    assert run.rc != 0
+    outcomes = run.one("fleet", "remote001")["result"]["remotes"]
+    assert {outcome["revert"]["state"] for outcome in outcomes.values()} == {"reverted"}, outcomes
+    assert_settled(remotes)
+    for remote in remotes[:3]:
+        running = remote.control.state()["running"]
+        for kind in ("zones", "vnets", "subnets", "controllers"):
+            assert running[kind] == old[remote.name][kind], (remote.name, kind)
