@@ -7,12 +7,12 @@ vnet and subnet calls) raises here without an operation prefix; everything insid
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any, Optional
 
-from pvefleet_emulator import fabrics, routing_policy
+from pvefleet_emulator import routing_policy
 from pvefleet_emulator import sdn_rules as rules
+from pvefleet_emulator.dry_run import answer as dry_run_answer
 from pvefleet_emulator.errors import Die, ParamError, perl_die
 from pvefleet_emulator.formats import subnet_id_parts
 from pvefleet_emulator.lock import locked, perl_true
@@ -101,41 +101,11 @@ async def apply(call: Call) -> str:
 
 @route("GET", "/cluster/sdn/dry-run", pve9_only=True)
 async def dry_run(call: Call) -> dict:
-    """A diff of what the running and the pending config generate for the node, in a simplified
-    rendering of the node's SDN interfaces and FRR files."""
+    """The node's SDN interfaces and FRR files as the pending config would make them, diffed
+    against those it has (dry_run.py)."""
     remote, node = call.remote, call.params["node"]
-    require_node(remote, node)
-    running, pending = _generated(remote.config, node, running=True), _generated(remote.config, node, running=False)
-    return {"frr-diff": _diff("/etc/frr/frr.conf", running[1], pending[1]),
-            "interfaces-diff": _diff("/etc/network/interfaces.d/sdn", running[0], pending[0])}
-
-
-def _generated(cfg: SdnConfig, node: str, *, running: bool) -> tuple[str, str]:
-    zones = cfg.view("zones", running=running)
-    vnets = cfg.view("vnets", running=running)
-    subnets = cfg.view("subnets", running=running)
-    interfaces = []
-    for vnet_id, vnet in vnets.items():
-        zone = zones.get(vnet.get("zone") or "")
-        if zone is None or (zone.get("nodes") and node not in str(zone["nodes"]).split(",")):
-            continue
-        interfaces.append(f"auto {vnet_id}\niface {vnet_id}\n\t# zone {vnet['zone']} ({zone['type']})"
-                          + (f", tag {vnet['tag']}" if vnet.get("tag") is not None else "") + "\n")
-        for subnet_id, subnet in subnets.items():
-            if subnet.get("vnet") == vnet_id and subnet.get("gateway"):
-                length = (subnet_id_parts(subnet_id) or ("", "", "32"))[2]
-                interfaces.append(f"\taddress {subnet['gateway']}/{length}\n")
-    frr = [f"router bgp {c['asn']}\n" for c in cfg.view("controllers", running=running).values() if "asn" in c]
-    frr += [f"vrf vrf_{zone_id}\n vni {z['vrf-vxlan']}\n" for zone_id, z in zones.items() if z.get("vrf-vxlan")]
-    fabric_sections = cfg.running_ids("fabrics") if running else cfg.pending["fabrics"]
-    fabric_interfaces, fabric_frr = fabrics.generated(fabrics.Fabrics.from_sections(fabric_sections), node)
-    return "".join(interfaces) + fabric_interfaces, "".join(frr) + fabric_frr
-
-
-def _diff(path: str, before: str, after: str) -> Optional[str]:
-    if before == after:
-        return None
-    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), path, path + ".new"))
+    require_node(remote, node)  # proxyto => 'node'
+    return dry_run_answer(remote, node, call.now)
 
 
 def require_node(remote: Remote, node: str) -> None:
@@ -522,4 +492,3 @@ def _register_in_ipam(remote: Remote, object_id: str, section: dict[str, Any]) -
     if _ipam_of(remote, object_id):
         zone, cidr = _zone_and_cidr(object_id)
         remote.ipam.add_subnet(zone, cidr, section["vnet"], section.get("gateway"))
-
