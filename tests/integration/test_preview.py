@@ -1,6 +1,7 @@
 """The node-level preview of a transaction (PVE's dry-run under our lock): in --diff, and plan mode."""
 from __future__ import annotations
 
+import pytest
 from playbook import run_playbook
 
 ZONE = {"zone": "office", "type": "vlan", "bridge": "vmbr0"}
@@ -106,3 +107,32 @@ def test_the_role_plans_with_either_engine(remotes, inventory, tmp_path):
             preview = run.one("Change the SDN configuration of every remote as one transaction, in one task",
                               "remote001")["result"]["preview"]["remotes"]["remote002"]
         assert all("office1" in files["interfaces"] for files in preview["nodes"].values()), (engine, preview)
+
+
+ZONE_TYPES = {
+    "simple": ({"zone": "simple1", "type": "simple"}, {"vnet": "vsimple", "zone": "simple1"}, None),
+    "vlan": ({"zone": "vlan1", "type": "vlan", "bridge": "vmbr0"}, {"vnet": "vvlan", "zone": "vlan1", "tag": 100}, None),
+    "qinq": ({"zone": "qinq1", "type": "qinq", "bridge": "vmbr0", "tag": 20}, {"vnet": "vqinq", "zone": "qinq1", "tag": 100},
+             None),
+    "vxlan": ({"zone": "vxlan1", "type": "vxlan", "peers": ["10.0.0.1", "10.0.0.2"]},
+              {"vnet": "vvxlan", "zone": "vxlan1", "tag": 100000}, None),
+    "evpn": ({"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10000},
+             {"vnet": "vevpn", "zone": "evpn1", "tag": 11000},
+             {"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1", "10.0.0.2"]}),
+}
+
+
+@pytest.mark.parametrize("zone_type", sorted(ZONE_TYPES))
+def test_the_plan_shows_each_zone_type_s_node_files(remotes, inventory, tmp_path, zone_type):
+    zone, vnet, controller = ZONE_TYPES[zone_type]
+    task = {"zones": [zone], "vnets": [vnet], "mode": "plan", **({"controllers": [controller]} if controller else {})}
+    play = [{"name": "plan", "hosts": "remote001", "gather_facts": False,
+             "tasks": [{"name": "plan", "pvefleet.sdn.sdn_transaction": task}]}]
+    run = run_playbook(play, inventory, tmp_path)
+    assert run.rc == 0, run.output
+    nodes = run.one("plan", "remote001")["result"]["preview"]["remotes"]["remote001"]["nodes"]
+    for files in nodes.values():
+        assert f"+auto {vnet['vnet']}" in files["interfaces"], files["interfaces"]
+        if zone_type == "evpn":
+            assert "+router bgp 65000" in (files["frr"] or ""), files["frr"]
+    assert_nothing_left(remotes, applied=False)
