@@ -729,6 +729,9 @@ def test_every_served_endpoint_is_covered_here():
     importlib.import_module("pvefleet_emulator.app")  # which registers every route
     routes = importlib.import_module("pvefleet_emulator.routes")
     covered = set(PERM_CALLS) | {
+        # Their checks are tested in test_node_status.py (they need a running evpn zone).
+        ("GET", "/nodes/{node}/sdn/vnets/{vnet}"), ("GET", "/nodes/{node}/sdn/vnets/{vnet}/mac-vrf"),
+        ("GET", "/nodes/{node}/sdn/zones/{zone}/ip-vrf"),
         ("POST", "/access/ticket"), ("GET", "/access/ticket"), ("GET", "/access/permissions"),
         ("GET", "/cluster/sdn/zones"), ("GET", "/cluster/sdn/controllers"), ("GET", "/cluster/sdn/ipams"),
         ("GET", "/cluster/sdn/dns"), ("GET", "/cluster/sdn/ipams/{ipam}/status"), ("GET", "/cluster/sdn/vnets"),

@@ -33,10 +33,10 @@ async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
     view = params.get("view") or "pending"
     query = VIEWS[view]
     paths = sorted({path for _name, path, _member in _LISTINGS})
-    params = {"/cluster/sdn/prefix-lists": {**(query or {}), "verbose": 1}}
+    queries = {"/cluster/sdn/prefix-lists": {**(query or {}), "verbose": 1}}
     answers = dict(zip(paths, await asyncio.gather(*(
-        pending_listing(client, path, params.get(path, query) or {}) for path in paths))))
-    found = {name: [_without_digest(item) for item in (answers[path].get(member) or [] if member else answers[path])]
+        pending_listing(client, path, queries.get(path, query) or {}) for path in paths))))
+    found = {name: [_shown(item) for item in (answers[path].get(member) or [] if member else answers[path])]
              for name, path, member in _LISTINGS}
     subnet_lists = await asyncio.gather(*(
         client.get(f"/cluster/sdn/vnets/{urllib.parse.quote(v['vnet'])}/subnets", params=query)
@@ -90,6 +90,15 @@ async def _one_fabric_status(client, fabric: str, node: str) -> dict:
 
 async def _nothing() -> list:
     return []
+
+
+def _shown(item: dict) -> dict:
+    """An item without its digest. A new object of the Rust-backed kinds (fabrics, prefix lists,
+    route map entries) has every key, its ID too, only under `pending`: they are laid on top, as
+    PVE's GUI does, so that every object is named where the others are."""
+    if item.get("state") == "new":
+        item = {**(item.get("pending") or {}), **item}
+    return _without_digest(item)
 
 
 def _without_digest(item: dict) -> dict:

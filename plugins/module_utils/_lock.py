@@ -81,6 +81,10 @@ class LockSession:
             held = await self.probe()
         except PermissionDeniedError:
             return {"held": None, "state": "unknown", "reason": "probing the lock needs SDN.Allocate on /sdn"}
+        except ApiError as error:
+            if error.status != 501:
+                raise
+            return {"held": None, "state": "unsupported", "reason": "this Proxmox VE has no SDN lock (it needs 9.0)"}
         return {"held": held, "state": "held" if held else "free"}
 
     async def holds(self, token: str) -> bool:

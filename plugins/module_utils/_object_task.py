@@ -111,9 +111,15 @@ def check_offline(kind: ResourceKind, given: Mapping[str, Any]) -> None:
     try:
         kind.parse(given)
     except InvalidInput as exc:
-        errors = {name: rule for name, rule in exc.errors.items() if not rule.startswith("required")}
-        if errors:
-            raise InvalidInput(errors) from None
+        # Only a top-level option may be left out for the remote to fill in; inside a list item
+        # (a route map entry's clause) a missing value is an error here and now.
+        errors = {name: rule for name, rule in exc.errors.items()
+                  if not rule.startswith("required") or "." in name or "[" in name}
+    else:
+        errors = {}
+    errors.update({name: rule for name, rule in kind.always_required if not given.get(name)})
+    if errors:
+        raise InvalidInput(errors)
 
 
 async def _run_subnet(client, reader, given: dict, *, state: str, purge: bool, lock_token: Optional[str],

@@ -124,6 +124,9 @@ class ResourceKind:
     # groups into objects, and how a plan is written.
     group_listing: Optional[Callable[[list], dict[str, dict]]] = None
     write: Optional[Callable[..., Awaitable[None]]] = None
+    # Options every present object must give, even one that exists (a route map's entries are
+    # the whole of it: leaving them out is no way to keep them).
+    always_required: tuple[tuple[str, str], ...] = ()
     # The first Proxmox VE release that has this kind (a remote that lacks it answers 501), and
     # that of each option added later.
     since: Optional[tuple[int, int]] = None
@@ -225,7 +228,9 @@ PREFIX_LIST = ResourceKind("prefix_list", "/cluster/sdn/prefix-lists", parse_pre
                            wire_id="id", list_params={"verbose": 1}, since=_PVE_9_2)
 ROUTE_MAP = ResourceKind("route_map", "/cluster/sdn/route-maps/entries", parse_route_map, route_map_from_wire,
                          read_by_listing=True, wire_id="route-map-id", group_listing=_group_route_map_entries,
-                         write=_write_route_map, since=_PVE_9_2)
+                         write=_write_route_map, since=_PVE_9_2,
+                         always_required=(("entries", "a route map needs at least one entry (PVE has no empty "
+                                                      "route map); use state=absent to remove it"),))
 KINDS: Mapping[str, ResourceKind] = {kind.name: kind for kind in (
     ZONE, VNET, SUBNET, CONTROLLER, FABRIC, FABRIC_NODE, PREFIX_LIST, ROUTE_MAP)}
 

@@ -162,11 +162,13 @@ lock:
       type: bool
       returned: always
     state:
-      description: V(held), V(free), or V(unknown) when the token may not probe the lock (that needs C(SDN.Allocate) on C(/sdn)).
+      description:
+        - V(held), V(free), V(unknown) when the token may not probe the lock (that needs C(SDN.Allocate) on C(/sdn)),
+          or V(unsupported) on a remote without the SDN lock (Proxmox VE 8).
       type: str
       returned: always
     reason:
-      description: Why the state is unknown.
+      description: Why the state is unknown or unsupported.
       type: str
       returned: when state is unknown
 pending_changes:

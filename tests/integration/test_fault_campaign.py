@@ -13,13 +13,19 @@ connection dropped after it was, an answer that never comes (a timeout), a trunc
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from collections import Counter
 from dataclasses import dataclass
 
+import inprocess
 import pytest
 from inprocess import Step, run_block
 
+from ansible_collections.pvefleet.sdn.plugins.action.sdn_fabric import ActionModule as FabricAction
+from ansible_collections.pvefleet.sdn.plugins.action.sdn_fabric_node import ActionModule as FabricNodeAction
+from ansible_collections.pvefleet.sdn.plugins.action.sdn_prefix_list import ActionModule as PrefixListAction
+from ansible_collections.pvefleet.sdn.plugins.action.sdn_route_map import ActionModule as RouteMapAction
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _http
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal, RunId
@@ -31,6 +37,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.exhaustive]
 CONTROLLER = {"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1"]}
 ZONE = {"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10000}
 VNET = {"vnet": "vnet1", "zone": "evpn1", "tag": 11000}
+# The kinds of PVE 9 and 9.2, each as small as it can be (each request is faulted 5 times per style):
+# a prefix list and a route map of one entry matching it, a fabric and one node.
+PREFIX_LIST = {"prefix_list": "tenants", "entries": [{"action": "permit", "prefix": "10.0.0.0/8", "le": 32}]}
+ROUTE_MAP = {"route_map": "evpn-in", "entries": [
+    {"order": 10, "action": "permit", "match": [{"key": "ip-address-prefix-list", "value": "tenants"}]}]}
+FABRIC = {"fabric": "underlay", "protocol": "openfabric", "ip_prefix": "10.255.0.0/16"}
+FABRIC_NODE = {"fabric": "underlay", "node": "pve1", "ip": "10.255.0.1"}
+# (kind, options, step) in the transaction's order: what an object names comes before it.
+OBJECTS = (("prefix_list", PREFIX_LIST, "sdn_prefix_list"), ("route_map", ROUTE_MAP, "sdn_route_map"),
+           ("fabric", FABRIC, "sdn_fabric"), ("fabric_node", FABRIC_NODE, "sdn_fabric_node"),
+           ("controller", CONTROLLER, "sdn_controller"), ("zone", ZONE, "sdn_zone"), ("vnet", VNET, "sdn_vnet"))
+inprocess.ACTIONS.update({"sdn_prefix_list": PrefixListAction, "sdn_route_map": RouteMapAction,
+                          "sdn_fabric": FabricAction, "sdn_fabric_node": FabricNodeAction})
 # Short enough that a request whose answer never comes costs little; long enough for the emulator.
 TIMEOUT = 0.5
 FAULTS = {
@@ -70,8 +89,7 @@ def host_vars(fleet) -> dict[str, dict]:
 # The two styles: each runs the transaction and returns, per host, what its result says of that remote.
 
 def run_fleet(fleet, tmp_path) -> dict[str, dict]:
-    objects = [DesiredObject("controller", dict(CONTROLLER)), DesiredObject("zone", dict(ZONE)),
-               DesiredObject("vnet", dict(VNET))]
+    objects = [DesiredObject(kind, copy.deepcopy(options)) for kind, options, _ in OBJECTS]
     remotes = [Remote(name, settings_of(info), list(objects)) for name, info in fleet.remotes.items()]
     journal = Journal(tmp_path / "journal" / "fleet.json")
     journal.join_many(RunId.current(), {r.host: r.settings.public_fields() for r in remotes})
@@ -82,8 +100,8 @@ def run_fleet(fleet, tmp_path) -> dict[str, dict]:
 def run_task_by_task(fleet, tmp_path) -> dict[str, dict]:
     journal = {"journal_dir": str(tmp_path / "journal"), "transaction": "campaign"}
     block = [Step("sdn_lock", {"state": "locked", "release_on_exit": False, **journal}),
-             Step("sdn_controller", {**CONTROLLER, **journal}), Step("sdn_zone", {**ZONE, **journal}),
-             Step("sdn_vnet", {**VNET, **journal}), Step("sdn_apply", {"timeout": 10, **journal})]
+             *(Step(step, {**copy.deepcopy(options), **journal}) for _, options, step in OBJECTS),
+             Step("sdn_apply", {"timeout": 10, **journal})]
     run = run_block(block, [Step("sdn_lock", {"state": "rolled_back", **journal})], host_vars(fleet))
     said = {}
     for host in fleet.remotes:
@@ -124,13 +142,21 @@ class Recorder:
         return numbered
 
 
+def fabric_sections(sections: dict) -> dict:
+    """fabrics.cfg's sections, comparable with the running copy's (which adds `id`, and `interfaces: []`)."""
+    return {key: {k: v for k, v in value.items() if k != "id" and v != []} for key, value in sections.items()}
+
+
 def remote_state(info) -> str:
     state = info.control.state()
-    running = state["running"]
-    ours = ("evpnctl" in running["controllers"], "evpn1" in running["zones"], "vnet1" in running["vnets"])
+    running, fabrics = state["running"], state["fabrics"]
+    ours = ("evpnctl" in running["controllers"], "evpn1" in running["zones"], "vnet1" in running["vnets"],
+            "tenants" in running["prefix-lists"], "evpn-in_10" in running["route-maps"],
+            "underlay" in fabrics["running"], "underlay_pve1" in fabrics["running"])
     if state["lock"]["held"]:
         return "locked"
-    if state["has_pending_changes"]:
+    # has_pending_changes leaves fabrics out (as PVE's does): compare fabrics.cfg with its running copy.
+    if state["has_pending_changes"] or fabric_sections(fabrics["pending"]) != fabric_sections(fabrics["running"]):
         return "pending"
     return "applied" if all(ours) else "clean" if not any(ours) else "partly applied"
 

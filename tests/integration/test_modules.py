@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from conftest import secrets_of
 from playbook import run_playbook
+from test_transaction import nothing_pending
 
 
 def play(tasks, hosts="remote001"):
@@ -18,6 +19,8 @@ SUBNET = {"pvefleet.sdn.sdn_subnet": {"vnet": "vnet1", "subnet": "10.10.0.0/24",
                                       "dhcp_range": [{"start_address": "10.10.0.100", "end_address": "10.10.0.200"}]},
           "name": "subnet"}
 OBJECTS = [CONTROLLER, ZONE, VNET, SUBNET]
+
+
 
 
 def test_create_then_rerun_changes_nothing(remotes, inventory, tmp_path):
@@ -54,7 +57,7 @@ def test_check_mode_changes_nothing_on_the_remote(remotes, inventory, tmp_path):
     assert run.one("zone", "remote001")["result"]["changed"]
     assert run.one("zone", "remote001")["result"]["diff"]["after"]["vrf_vxlan"] == 10000
     state = remotes[0].control.state()
-    assert state["pending"] == {"zones": {}, "vnets": {}, "subnets": {}, "controllers": {}}
+    assert nothing_pending(state), (state["pending"], state["fabrics"]["pending"])
     assert not state["lock"]["held"]
 
 

@@ -10,7 +10,7 @@ import time
 
 import yaml
 from playbook import BIN, REPO, run_playbook
-from test_transaction import EMPTY, assert_clean, assert_unlocked_and_empty, fleet_play, role_play
+from test_transaction import assert_clean, assert_unlocked_and_empty, fleet_play, nothing_pending, role_play
 
 PLAYBOOKS = REPO / "playbooks"
 RECOVER_TASK = "Roll back and release what the record names (and, with force, every locked remote)"
@@ -166,7 +166,7 @@ def test_connection_dropped_after_a_write_rolls_back_everywhere(remotes, invento
     assert run.rc != 0
     assert_clean(remotes, applied=False)
     for remote in remotes:
-        assert remote.control.state()["pending"] == EMPTY
+        assert nothing_pending(remote.control.state())
 
 
 def test_role_in_check_mode_takes_no_lock(remotes, inventory, tmp_path):

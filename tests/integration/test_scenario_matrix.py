@@ -31,6 +31,13 @@ HOSTS = ("remote001", "remote002", "remote003")
 CONTROLLERS = [{"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1"]}]
 ZONES = [{"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10000}]
 VNETS = [{"vnet": "vnet1", "zone": "evpn1", "tag": 11000}]
+# The kinds of PVE 9 and 9.2, in the same transaction: a prefix list and a route map matching it, a
+# fabric and a node of it.
+PREFIX_LISTS = [{"prefix_list": "tenants", "entries": [{"action": "permit", "prefix": "10.0.0.0/8", "le": 32}]}]
+ROUTE_MAPS = [{"route_map": "evpn-in", "entries": [
+    {"order": 10, "action": "permit", "match": [{"key": "ip-address-prefix-list", "value": "tenants"}]}]}]
+FABRICS = [{"fabric": "underlay", "protocol": "openfabric", "ip_prefix": "10.255.0.0/16"}]
+FABRIC_NODES = [{"fabric": "underlay", "node": "pve1", "ip": "10.255.0.1", "interfaces": [{"name": "ens19"}]}]
 # The connection options, and the per-host variables the templated ways take them from.
 TEMPLATED = {"api_host": "{{ pve_host }}", "api_port": "{{ pve_port }}", "api_user": "{{ pve_user }}",
              "api_token_id": "{{ pve_token }}", "api_token_secret": "{{ pve_secret }}", "ca_path": "{{ pve_ca }}"}
@@ -101,10 +108,13 @@ def play_for(style: str, setup: Setup) -> list[dict]:
     play = {"name": "transaction", "hosts": "remotes", "gather_facts": False, **setup.play_keywords}
     if style == "fleet":
         play["tasks"] = [{"name": "fleet", "pvefleet.sdn.sdn_transaction": {
+            "prefix_lists": PREFIX_LISTS, "route_maps": ROUTE_MAPS, "fabrics": FABRICS, "fabric_nodes": FABRIC_NODES,
             "controllers": CONTROLLERS, "zones": ZONES, "vnets": VNETS, **options}}]
     elif style.startswith("role"):
         engine = {"sdn_transaction_engine": "fleet"} if style == "role_fleet" else {}
         play["roles"] = [{"role": "pvefleet.sdn.sdn_transaction", "vars": {
+            "sdn_transaction_prefix_lists": PREFIX_LISTS, "sdn_transaction_route_maps": ROUTE_MAPS,
+            "sdn_transaction_fabrics": FABRICS, "sdn_transaction_fabric_nodes": FABRIC_NODES,
             "sdn_transaction_controllers": CONTROLLERS, "sdn_transaction_zones": ZONES,
             "sdn_transaction_vnets": VNETS, **engine}}]
     else:
@@ -112,6 +122,10 @@ def play_for(style: str, setup: Setup) -> list[dict]:
             "name": "Change SDN as one transaction", "any_errors_fatal": True,
             "block": [
                 {"name": "lock", "pvefleet.sdn.sdn_lock": {"state": "locked", **options}},
+                {"name": "prefix list", "pvefleet.sdn.sdn_prefix_list": {**PREFIX_LISTS[0], **options}},
+                {"name": "route map", "pvefleet.sdn.sdn_route_map": {**ROUTE_MAPS[0], **options}},
+                {"name": "fabric", "pvefleet.sdn.sdn_fabric": {**FABRICS[0], **options}},
+                {"name": "fabric node", "pvefleet.sdn.sdn_fabric_node": {**FABRIC_NODES[0], **options}},
                 {"name": "controller", "pvefleet.sdn.sdn_controller": {**CONTROLLERS[0], **options}},
                 {"name": "zone", "pvefleet.sdn.sdn_zone": {**ZONES[0], **options}},
                 {"name": "vnet", "pvefleet.sdn.sdn_vnet": {**VNETS[0], **options}},
@@ -123,15 +137,24 @@ def play_for(style: str, setup: Setup) -> list[dict]:
     return [play]
 
 
+def fabric_sections(sections: dict) -> dict:
+    """fabrics.cfg's sections, comparable with the running copy's (which adds `id`, and `interfaces: []`)."""
+    return {key: {k: v for k, v in value.items() if k != "id" and v != []} for key, value in sections.items()}
+
+
 def remote_state(info) -> str:
     """What the emulator says of one remote: 'clean', 'applied', or what is wrong with it."""
     state = info.control.state()
     if state["lock"]["held"]:
         return "locked"
-    if state["has_pending_changes"]:
+    fabrics = state["fabrics"]
+    # has_pending_changes leaves fabrics out (as PVE's does): compare fabrics.cfg with its running copy.
+    if state["has_pending_changes"] or fabric_sections(fabrics["pending"]) != fabric_sections(fabrics["running"]):
         return "pending"
     running = state["running"]
-    ours = ("evpnctl" in running["controllers"], "evpn1" in running["zones"], "vnet1" in running["vnets"])
+    ours = ("evpnctl" in running["controllers"], "evpn1" in running["zones"], "vnet1" in running["vnets"],
+            "tenants" in running["prefix-lists"], "evpn-in_10" in running["route-maps"],
+            "underlay" in fabrics["running"], "underlay_pve1" in fabrics["running"])
     if all(ours):
         return "applied"
     return "clean" if not any(ours) else f"partly applied {ours}"

@@ -14,7 +14,10 @@ from playbook import BIN, REPO, run_playbook
 CONTROLLERS = ({"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1"]},)
 ZONES = ({"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10000},)
 VNETS = ({"vnet": "vnet1", "zone": "evpn1", "tag": 11000},)
-EMPTY = {"zones": {}, "vnets": {}, "subnets": {}, "controllers": {}}
+def nothing_pending(state: dict) -> bool:
+    """Every kind of the pending configuration empty, whichever kinds the emulator has (fabrics.cfg's
+    sections are kept apart, under state["fabrics"])."""
+    return all(objects == {} for objects in state["pending"].values()) and not state["fabrics"]["pending"]
 
 # Every write of the transaction, failing with PVE's error or with the connection dropped after PVE
 # made the change (the answer lost), on the first, a middle and the last remote of the lock order.
@@ -39,7 +42,7 @@ def assert_unlocked_and_empty(remotes):
     """No lock, and nothing in the pending configuration at all."""
     for remote in remotes:
         state = remote.control.state()
-        assert not state["lock"]["held"] and state["pending"] == EMPTY, remote.name
+        assert not state["lock"]["held"] and nothing_pending(state), remote.name
 
 
 def assert_clean(remotes, applied: bool):
@@ -93,7 +96,7 @@ def test_role_rolls_back_every_remote_when_a_change_fails(remotes, inventory, tm
     assert_one_rollback_story(rollbacks)
     assert_clean(remotes, applied=False)
     for remote in remotes:
-        assert remote.control.state()["pending"] == EMPTY
+        assert nothing_pending(remote.control.state())
 
 
 @pytest.mark.parametrize("write", WRITES)
@@ -108,7 +111,7 @@ def test_role_rolls_back_every_remote_whichever_write_fails(remotes, inventory, 
     assert_one_rollback_story(rollbacks)
     assert_clean(remotes, applied=False)
     for remote in remotes:
-        assert remote.control.state()["pending"] == EMPTY
+        assert nothing_pending(remote.control.state())
 
 
 def test_lock_failure_on_one_remote_releases_the_others(remotes, inventory, tmp_path):
@@ -206,7 +209,7 @@ def test_fleet_task_rolls_back_everywhere(remotes, inventory, tmp_path, failing,
     assert ("injected: disk full" if fault == "error" else "no answer") in result["failed_remotes"][0]["error"]
     assert_clean(remotes, applied=False)
     for remote in remotes:
-        assert remote.control.state()["pending"] == EMPTY
+        assert nothing_pending(remote.control.state())
 
 
 def test_fleet_bad_input_takes_no_lock(remotes, inventory, tmp_path):
@@ -255,7 +258,7 @@ def test_interrupted_run_is_rolled_back(remotes, inventory, tmp_path):
     for remote in remotes:
         state = remote.control.state()
         assert not state["lock"]["held"], remote.name
-        assert state["pending"] == EMPTY, remote.name
+        assert nothing_pending(state), remote.name
 
 
 def test_no_secret_reaches_the_output(remotes, inventory, tmp_path, emulator):
@@ -320,10 +323,14 @@ def test_fleet_diff_shows_every_object_of_every_remote(remotes, inventory, tmp_p
     run = run_playbook(fleet_play(), inventory, tmp_path, diff=True)
     assert run.rc == 0, run.output
     diffs = run.one("fleet", "remote001")["result"]["diff"]
-    headers = sorted(d["after_header"] for d in diffs)
+    headers = sorted(d["after_header"] for d in diffs if "after_header" in d)
     assert headers == sorted(f"{host}: {label} (after)" for host in ("remote001", "remote002", "remote003")
                              for label in ("controller evpnctl", "zone evpn1", "vnet vnet1"))
     assert "remote002: zone evpn1 (after)" in run.output and '"vrf_vxlan": 10000' in run.output
+    # Then every node's files, as the preview before the apply saw them.
+    assert sorted(d["prepared"].splitlines()[0] for d in diffs if "prepared" in d) == sorted(
+        f"# {host}, node {node}" for host in ("remote001", "remote002", "remote003") for node in ("pve1", "pve2")
+        for _file in ("interfaces", "frr"))
 
 
 def test_a_rerun_of_the_quick_start_and_the_role_changes_nothing(remotes, inventory, tmp_path):

@@ -260,7 +260,8 @@ class RouteMapEntry(SdnObject):
     """One entry of a route map, the unit PVE stores and writes (`<route-map-id>_<order>`)."""
 
     ID_FIELD: ClassVar[str] = "order"
-    TYPE_FIELD: ClassVar[str] = "action"
+    # An entry has no type: its action can change (PUT), its route map cannot.
+    TYPE_FIELD: ClassVar[str] = "route_map"
     LABEL: ClassVar[str] = "route map entry"
     IDENTITY: ClassVar[frozenset[str]] = frozenset({"route_map", "order"})
     DELETE_AS_LIST: ClassVar[bool] = True
@@ -318,11 +319,6 @@ class RouteMap(SdnObject):
             entry.pop("route_map", None)
         return view
 
-    def completeness_errors(self) -> dict[str, str]:
-        if not self.entries:
-            return {"entries": "a route map needs at least one entry (PVE has no empty route map); "
-                               "use state=absent to remove it"}
-        return {}
 
 
 # --- parsing -----------------------------------------------------------------------------
