@@ -56,6 +56,7 @@ class Remote:
     missing_privileges: list = field(default_factory=list)  # check mode: (path, privilege) the token lacks
     preview: Optional[dict] = None  # what each node would get (steps.preview)
     revert: Optional[dict] = None  # what on_apply_failure=revert did (_revert.outcome)
+    revert_error: Optional[str] = None  # why the revert could not look at this remote
     client: Any = None
     # Called with (remote, changed fields) whenever the remote changes phase: the journal's pen.
     on_change: Optional[Callable[[Remote, dict], None]] = field(default=None, repr=False, compare=False)

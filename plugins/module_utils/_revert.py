@@ -80,7 +80,9 @@ def outcome(original: Remote, revert: Optional[Remote], moved: list[str], *, tra
         return {"state": CHANGED_SINCE, "error": "changed since this transaction applied: " + ", ".join(moved),
                 "recovery": "not reverted; inspect it (pvefleet.sdn.sdn_info view=running) and undo by hand"}
     if revert is None:
-        return {"state": FAILED, "error": "not reverted: the revert did not run"}
+        return {"state": FAILED, "error": f"not reverted: {original.revert_error or 'the revert did not run'}",
+                "recovery": "the remote keeps the change of the transaction; check it with pvefleet.sdn.sdn_info "
+                            "view=running, and run the play again without the change to undo it"}
     if revert.phase in (Phase.APPLIED, Phase.UNCHANGED):
         return {"state": REVERTED}
     state = {"state": FAILED, "phase": str(revert.phase), "error": revert.error or "the revert did not finish"}

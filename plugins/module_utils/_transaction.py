@@ -280,12 +280,17 @@ class FleetTransaction:
         remotes that committed and that nobody changed since (_revert.py)."""
         targets = [remote for remote in self.remotes if revert.committed(remote)]
 
-        async def moved_on(remote: Remote) -> list[str]:
+        async def moved_on(remote: Remote) -> Optional[list[str]]:
+            """What changed since the commit; None when the remote could not be read (it is left alone)."""
             async with self._semaphore:
-                return await revert.changed_since(remote)
+                try:
+                    return await revert.changed_since(remote)
+                except Exception as exc:  # noqa: BLE001 - that remote's failure, never the others'
+                    remote.revert_error = f"its running configuration could not be read: {exc}"
+                    return None
 
         moved = dict(zip((r.host for r in targets), await asyncio.gather(*(moved_on(r) for r in targets))))
-        copies = [Remote(r.host, r.settings, revert.inverse_objects(r)) for r in targets if not moved[r.host]]
+        copies = [Remote(r.host, r.settings, revert.inverse_objects(r)) for r in targets if moved[r.host] == []]
         clients = {remote.key: remote.client for remote in self.remotes}
         engine = FleetTransaction(
             copies, concurrency=self.concurrency, apply_timeout=self.apply_timeout, check_nodes=self.check_nodes,
@@ -299,7 +304,8 @@ class FleetTransaction:
         done = {remote.host: remote for remote in copies}
         name = self.revert_journal.path.stem
         for remote in self.remotes:
-            remote.revert = revert.outcome(remote, done.get(remote.host), moved.get(remote.host, []), transaction=name)
+            remote.revert = revert.outcome(remote, done.get(remote.host), moved.get(remote.host, []) or [],
+                                           transaction=name)
 
     async def _end_plan_one(self, remote: Remote) -> None:
         remote.by = self.actor

@@ -214,3 +214,84 @@ def test_every_fault_on_every_request_keeps_the_promise(fleet, tmp_path, monkeyp
                     f"{runs} faulted runs ({fired} with the fault fired), {len(problems)} violations; remotes ended "
                     + "; ".join(f"{dict(states)}: {n}" for states, n in sorted(by_outcome.items())))
     assert problems == []
+
+
+# The revert (on_apply_failure=revert): the reload fails on one remote, so every remote that committed
+# is brought back by a second transaction; each request of that second transaction is faulted in turn.
+# Its objects are the three of a plain EVPN change, and three fault kinds, to keep the campaign short.
+REVERT_OBJECTS = (("controller", CONTROLLER), ("zone", ZONE), ("vnet", VNET))
+REVERT_FAULTS = {kind: FAULTS[kind] for kind in ("error", "drop after", "timeout")}
+
+
+def run_fleet_reverting(fleet, tmp_path) -> dict[str, dict]:
+    fleet.remotes["remote002"].control.reload_fault("fail")
+    remotes = [Remote(name, settings_of(info), [DesiredObject(kind, copy.deepcopy(options)) for kind, options in REVERT_OBJECTS])
+               for name, info in fleet.remotes.items()]
+    journal = Journal(tmp_path / "journal" / "revert.json")
+    journal.join_many(RunId.current(), {r.host: r.settings.public_fields() for r in remotes})
+    engine = FleetTransaction(remotes, apply_timeout=10, journal=journal,
+                              revert_journal=Journal(tmp_path / "journal" / "revert-revert.json"))
+    report = asyncio.run(engine.run())
+    return {entry["host"]: entry for entry in report["failed"] + report["succeeded"]}
+
+
+def revert_state(info) -> str:
+    state = info.control.state()
+    if state["lock"]["held"]:
+        return "locked"
+    if state["has_pending_changes"]:
+        return "pending"
+    ours = ("evpnctl" in state["running"]["controllers"], "evpn1" in state["running"]["zones"],
+            "vnet1" in state["running"]["vnets"])
+    return "applied" if all(ours) else "clean" if not any(ours) else "partly applied"
+
+
+def revert_violations(fleet, said: dict[str, dict]) -> list[str]:
+    """reverted: clean; revert_failed: the change kept (applied), or the result says what to do."""
+    found = []
+    for host, info in fleet.remotes.items():
+        actual, revert = revert_state(info), (said.get(host) or {}).get("revert") or {}
+        claim, recovery = revert.get("state"), revert.get("recovery") or ""
+        if claim == "reverted" and actual != "clean":
+            found.append(f"{host}: said reverted, is {actual}")
+        elif claim not in ("reverted", "revert_failed"):
+            found.append(f"{host}: the result says nothing of its revert ({claim!r}), is {actual}")
+        elif actual not in ("clean", "applied") and not re.search(r"pvesh|pvefleet\.sdn\.", recovery):
+            found.append(f"{host}: is {actual}, and the revert's result does not say what to do: {recovery!r}")
+    return found
+
+
+def test_every_fault_during_a_revert_keeps_the_promise(fleet, tmp_path, monkeypatch, record_property):
+    reset(fleet)
+    recorder = Recorder(monkeypatch)
+    started = []
+    revert_committed = FleetTransaction._revert_committed
+
+    async def marked(engine):
+        started.append(len(recorder.requests))
+        await revert_committed(engine)
+
+    monkeypatch.setattr(FleetTransaction, "_revert_committed", marked)
+    said = run_fleet_reverting(fleet, tmp_path / "baseline")
+    assert {revert_state(info) for info in fleet.remotes.values()} == {"clean"}, said
+    assert {entry["revert"]["state"] for entry in said.values()} == {"reverted"}, said
+    requests = recorder.numbered()[started[0]:]
+    assert len(requests) > 20, requests
+
+    problems, runs = [], 0
+    by_outcome: Counter = Counter()
+    for index, request in enumerate(requests):
+        for kind, fault in REVERT_FAULTS.items():
+            reset(fleet)
+            fleet.remotes[request.host].control.fail(request.method, f"^{re.escape(request.path)}$", nth=request.nth,
+                                                     times=1, **fault)
+            said = run_fleet_reverting(fleet, tmp_path / f"revert-{index}-{kind.replace(' ', '_')}")
+            runs += 1
+            problems += [f"revert request {index} ({request.method} {request.path} #{request.nth} on {request.host}), "
+                         f"{kind}: {problem}" for problem in revert_violations(fleet, said)]
+            by_outcome[tuple(sorted(Counter(revert_state(i) for i in fleet.remotes.values()).items()))] += 1
+    reset(fleet)
+    record_property("summary", f"fault campaign, revert: {len(requests)} requests x {len(REVERT_FAULTS)} fault kinds: "
+                    f"{runs} faulted runs, {len(problems)} violations; remotes ended "
+                    + "; ".join(f"{dict(states)}: {n}" for states, n in sorted(by_outcome.items())))
+    assert problems == []
