@@ -313,12 +313,12 @@ def test_unknown_node_and_pve8(remote, emulator):
 def _config_like(rng: random.Random) -> str:
     words = ["\tbridge_stp off", "\tbridge_fd 0", "\tmtu 1450", "\tmtu  1450", "", "auto vnet1", "iface vnet1",
              "!", "exit", " neighbor VTEP activate", "#version:1", "\tvrf vrf_z1 "]
-    return "".join(rng.choice(words) + "\n" for _ in range(rng.randint(0, 40)))
+    return "".join(rng.choice(words) + "\n" for _line in range(rng.randint(0, 40)))
 
 
 def _edited(rng: random.Random, text: str) -> str:
     result = text.splitlines(True)
-    for _ in range(rng.randint(1, 6)):
+    for _edit in range(rng.randint(1, 6)):
         at = rng.randint(0, len(result))
         if rng.random() < 0.5 or not result:
             result[at:at] = [_config_like(rng) or "x\n"]
@@ -329,7 +329,7 @@ def _edited(rng: random.Random, text: str) -> str:
 
 @pytest.mark.skipif(shutil.which("diff") is None, reason="no diff(1) to compare with")
 def test_the_diff_is_gnu_diffs(tmp_path: Path):
-    version = subprocess.run(["diff", "--version"], capture_output=True, text=True).stdout
+    version = subprocess.run(["diff", "--version"], capture_output=True, text=True, check=False).stdout
     if "GNU diffutils" not in version:
         pytest.skip("diff(1) is not GNU diff")
     rng = random.Random(7)
@@ -340,5 +340,5 @@ def test_the_diff_is_gnu_diffs(tmp_path: Path):
         old_file.write_text(old)
         new_file.write_text(new)
         gnu = subprocess.run(["diff", "-b", "-N", "-u", "--label", "OLD\tT0", "--label", "NEW\tT1", str(old_file), str(new_file)],
-                             capture_output=True, text=True).stdout
+                             capture_output=True, text=True, check=False).stdout
         assert unified_diff("OLD", "T0", "NEW", "T1", old, new) == (gnu or None), (old, new)

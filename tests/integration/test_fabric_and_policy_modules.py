@@ -362,8 +362,8 @@ def test_a_route_map_is_managed_as_a_whole(remotes, inventory, tmp_path):
         "rm_20": {"type": "route-map-entry", "action": "permit", "set": ["key=ip-next-hop-unchanged"]},
         "rm_40": {"type": "route-map-entry", "action": "permit", "exit-action": "key=on-match-next"}}
     written = writes(remote)
-    assert not any(path.endswith("/rm/entry/20") for _, path in written), written  # the unchanged entry is left alone
-    assert not any("other" in path for _, path in written), written
+    assert not any(path.endswith("/rm/entry/20") for _method, path in written), written  # the unchanged entry is left alone
+    assert not any("other" in path for _method, path in written), written
 
     assert run_playbook(play([update]), inventory, tmp_path / "3").one("route map", "remote001")["result"][
         "changed"] is False
@@ -394,7 +394,7 @@ def test_a_route_map_entrys_action_changes_in_place(remotes, inventory, tmp_path
     assert result["diff"]["after"]["entries"][0] == {"order": 10, "action": "deny"}
     assert remote.control.state()["pending"]["route-maps"] == {
         "rm_10": {"type": "route-map-entry", "action": "deny"}, "rm_20": {"type": "route-map-entry", "action": "permit"}}
-    assert not any(path.endswith("/entry/20") for _, path in writes(remote)), writes(remote)
+    assert not any(path.endswith("/entry/20") for _method, path in writes(remote)), writes(remote)
 
 
 def test_info_names_each_new_object_before_the_apply(remotes, inventory, tmp_path):
@@ -438,7 +438,7 @@ def test_info_lists_the_new_kinds_and_each_nodes_fabric_status(remotes, inventor
         ("evpn-in", [(10, "permit"), (20, "deny")])]
     status = {(s["fabric"], s["node"]): s for s in result["fabric_status"]}
     assert sorted(status) == [("under", "pve1"), ("under", "pve2")], result["fabric_status"]
-    for (_, node), entry in status.items():
+    for (_fabric, node), entry in status.items():
         assert "error" not in entry, entry
         assert entry["routes"] and entry["neighbors"] and entry["interfaces"], entry
         peer = "pve2" if node == "pve1" else "pve1"

@@ -89,7 +89,7 @@ def host_vars(fleet) -> dict[str, dict]:
 # The two styles: each runs the transaction and returns, per host, what its result says of that remote.
 
 def run_fleet(fleet, tmp_path) -> dict[str, dict]:
-    objects = [DesiredObject(kind, copy.deepcopy(options)) for kind, options, _ in OBJECTS]
+    objects = [DesiredObject(kind, copy.deepcopy(options)) for kind, options, _step in OBJECTS]
     remotes = [Remote(name, settings_of(info), list(objects)) for name, info in fleet.remotes.items()]
     journal = Journal(tmp_path / "journal" / "fleet.json")
     journal.join_many(RunId.current(), {r.host: r.settings.public_fields() for r in remotes})
@@ -100,7 +100,7 @@ def run_fleet(fleet, tmp_path) -> dict[str, dict]:
 def run_task_by_task(fleet, tmp_path) -> dict[str, dict]:
     journal = {"journal_dir": str(tmp_path / "journal"), "transaction": "campaign"}
     block = [Step("sdn_lock", {"state": "locked", "release_on_exit": False, **journal}),
-             *(Step(step, {**copy.deepcopy(options), **journal}) for _, options, step in OBJECTS),
+             *(Step(step, {**copy.deepcopy(options), **journal}) for _kind, options, step in OBJECTS),
              Step("sdn_apply", {"timeout": 10, **journal})]
     run = run_block(block, [Step("sdn_lock", {"state": "rolled_back", **journal})], host_vars(fleet))
     said = {}

@@ -21,8 +21,6 @@ SUBNET = {"pvefleet.sdn.sdn_subnet": {"vnet": "vnet1", "subnet": "10.10.0.0/24",
 OBJECTS = [CONTROLLER, ZONE, VNET, SUBNET]
 
 
-
-
 def test_create_then_rerun_changes_nothing(remotes, inventory, tmp_path):
     first = run_playbook(play(OBJECTS), inventory, tmp_path / "1")
     assert first.rc == 0, first.output

@@ -14,10 +14,13 @@ from playbook import BIN, REPO, run_playbook
 CONTROLLERS = ({"controller": "evpnctl", "type": "evpn", "asn": 65000, "peers": ["10.0.0.1"]},)
 ZONES = ({"zone": "evpn1", "type": "evpn", "controller": "evpnctl", "vrf_vxlan": 10000},)
 VNETS = ({"vnet": "vnet1", "zone": "evpn1", "tag": 11000},)
+
+
 def nothing_pending(state: dict) -> bool:
     """Every kind of the pending configuration empty, whichever kinds the emulator has (fabrics.cfg's
     sections are kept apart, under state["fabrics"])."""
     return all(objects == {} for objects in state["pending"].values()) and not state["fabrics"]["pending"]
+
 
 # Every write of the transaction, failing with PVE's error or with the connection dropped after PVE
 # made the change (the answer lost), on the first, a middle and the last remote of the lock order.

@@ -589,8 +589,8 @@ def _evpn_zone(src: Sources, facts: NodeFacts, frr: _Frr, zone_id: str, zone: di
     families: dict[str, Any] = {}
     router["address_families"] = families
     if autortas:
-        families.setdefault("l2vpn_evpn", {})["route_targets"] = {"import": [f"{autortas}:{vrfvxlan}"],
-                                                                   "export": [f"{autortas}:{vrfvxlan}"]}
+        target = f"{autortas}:{vrfvxlan}"
+        families.setdefault("l2vpn_evpn", {})["route_targets"] = {"import": [target], "export": [target]}
     if gateway:
         frr.prefix_lists.setdefault("only_default", [{"seq": 1, "action": "permit", "network": "0.0.0.0/0", "is_ipv6": False}])
         frr.prefix_lists.setdefault("only_default_v6", [{"seq": 1, "action": "permit", "network": "::/0", "is_ipv6": True}])
