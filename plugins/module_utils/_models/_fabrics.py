@@ -33,6 +33,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import 
     is_remote,
     matches,
     parse_property_string,
+    unique_by,
 )
 
 FABRIC_PROTOCOLS = ("openfabric", "ospf")
@@ -199,11 +200,7 @@ class OspfInterface(WireValue):
     _from_text = pydantic.model_validator(mode="before")(parse_property_string)
 
 
-def _unique_names(items: list[Any]) -> list[Any]:
-    names = [item.name for item in items]
-    if len(names) != len(set(names)):
-        raise ValueError("names an interface twice")
-    return sorted(items, key=lambda item: item.name)
+_unique_names = unique_by("name", "names an interface twice")
 
 
 class _FabricNode(SdnObject):

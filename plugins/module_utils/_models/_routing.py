@@ -31,6 +31,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import 
     is_remote,
     matches,
     parse_property_string,
+    unique_by,
 )
 
 Sequence = Annotated[int, pydantic.AfterValidator(int_between(1, 4294967295))]
@@ -278,18 +279,8 @@ class RouteMapEntry(SdnObject):
     def parent_id(self) -> str:
         return self.route_map
 
-    def to_wire(self) -> dict[str, Any]:
-        body = super().to_wire()
-        if self.exit_action is not None:
-            body["exit-action"] = self.exit_action.to_property_string()
-        return body
 
-
-def _entries_unique(entries: list[RouteMapEntry]) -> list[RouteMapEntry]:
-    orders = [entry.order for entry in entries]
-    if len(orders) != len(set(orders)):
-        raise ValueError("gives one order to two entries; each order must be unique")
-    return sorted(entries, key=lambda entry: entry.order)
+_entries_unique = unique_by("order", "gives one order to two entries; each order must be unique")
 
 
 class RouteMap(SdnObject):

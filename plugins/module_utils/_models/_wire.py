@@ -131,6 +131,18 @@ def sorted_route_targets(items: list[str]) -> list[str]:
     return sorted(set(items), key=lambda rt: tuple(int(part) for part in rt.split(":")))
 
 
+def unique_by(name: str, rule: str) -> Callable[[list[Any]], list[Any]]:
+    """List items with each `name` given once (a node's interface names, a route map's entry
+    orders), sorted by it."""
+    def check(items: list[Any]) -> list[Any]:
+        keys = [getattr(item, name) for item in items]
+        if len(keys) != len(set(keys)):
+            raise ValueError(rule)
+        return sorted(items, key=lambda item: getattr(item, name))
+
+    return check
+
+
 def not_empty(items: list[Any]) -> list[Any]:
     if not items:
         raise ValueError("must not be empty")
@@ -353,6 +365,8 @@ def wire_value(value: Any) -> Any:
     """One value in PVE's form: 1/0, comma string, or a list of property strings."""
     if isinstance(value, bool):
         return 1 if value else 0
+    if isinstance(value, WireValue):
+        return value.to_property_string()
     if isinstance(value, (list, tuple)):
         if not value:
             return None
