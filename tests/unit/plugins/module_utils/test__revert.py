@@ -2,13 +2,27 @@
 from __future__ import annotations
 
 import asyncio
-
-from test__fabric_and_policy_kinds import FakePve
+import copy
+from typing import Any, Optional
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _revert as revert
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
+from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import Remote
+
+
+class RunningPve:
+    """The running view of a remote: GET answers by path, a 500 "does not exist" for the others."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+
+    async def get(self, path: str, params: Optional[dict] = None) -> Any:
+        if path not in self.answers:
+            raise ApiError(500, f"'{path.rsplit('/', 1)[-1]}' does not exist\n", method="GET", path=path)
+        return copy.deepcopy(self.answers[path])
+
 
 VNET_BEFORE = {"vnet": "vnet1", "zone": "evpn1", "tag": 11000, "alias": "old"}
 VNET_AFTER = {"vnet": "vnet1", "zone": "evpn1", "tag": 11000, "alias": "new", "isolate_ports": True}
@@ -25,7 +39,7 @@ RESULTS = [
 def remote_with(results, running: dict, phase: Phase = Phase.APPLIED) -> Remote:
     remote = Remote("r1", ConnectionSettings(api_host="192.0.2.1", api_user="root@pam"), phase=phase)
     remote.results = [dict(result) for result in results]
-    remote.client = FakePve(running)
+    remote.client = RunningPve(running)
     return remote
 
 
