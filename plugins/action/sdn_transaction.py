@@ -11,6 +11,7 @@ import signal
 from ansible.utils.display import Display
 
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, JOURNAL, merge
+from ansible_collections.pvefleet.sdn.plugins.module_utils._consistency import RULES, Inconsistent
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
 from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journal, RunId, journal_path
 from ansible_collections.pvefleet.sdn.plugins.module_utils._report import (
@@ -45,6 +46,11 @@ ARGSPEC = merge(CONNECTION, JOURNAL, dict(
     lock_wait=dict(type="float", default=0.0),
     mode=dict(type="str", default="apply", choices=["apply", "plan"]),
     on_apply_failure=dict(type="str", default="report", choices=["report", "revert"]),
+    consistency=dict(type="bool", default=True),
+    allow=dict(type="list", elements="dict", default=[], options=dict(
+        rule=dict(type="str", required=True, choices=list(RULES)),
+        value=dict(type="raw"),
+    )),
 ))
 
 
@@ -73,9 +79,17 @@ class ActionModule(SdnAction):
             preview=self.diff, plan=args["mode"] == "plan",
             revert_journal=Journal(journal_path(f"{args['transaction']}-revert", args.get("journal_dir")))
             if args["on_apply_failure"] == "revert" and journal is not None else None,
-            progress=ProgressReporter(len(remotes), display.display), actor=f"sdn_transaction ({self.host})")
+            progress=ProgressReporter(len(remotes), display.display), actor=f"sdn_transaction ({self.host})",
+            consistency=args["consistency"], allow=args["allow"])
         with _signals_interrupt(engine):
-            report = await engine.run()
+            try:
+                report = await engine.run()
+            except Inconsistent as exc:
+                # Refused before any lock, naming the remotes; not one host's failure. Nothing to recover.
+                if journal is not None:
+                    journal.forget()
+                return {"changed": False, "failed": True, "msg": f"not going on to lock: {exc}",
+                        "failure": exc.to_failure(), "clashes": [clash.as_dict() for clash in exc.clashes]}
         lines = summary_table(report)
         lacking = {r.host: [f"{priv} on {path}" for path, priv in r.missing_privileges]
                    for r in engine.remotes if r.missing_privileges}

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Optional
 
+from ansible_collections.pvefleet.sdn.plugins.module_utils import _consistency as consistency_rules
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _privileges as privileges
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _revert as revert
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
@@ -188,7 +189,7 @@ class FleetTransaction:
                  revert_journal=None, journal=None,
                  progress: Optional[Callable[..., None]] = None,
                  client_factory: Optional[Callable[[ConnectionSettings, Optional[dict]], Any]] = None,
-                 actor: str = "sdn_transaction"):
+                 actor: str = "sdn_transaction", consistency: bool = True, allow: Optional[list] = None):
         # A fixed lock order (see _lock_all).
         self.remotes = sorted(remotes, key=lambda r: (r.key, r.host))
         self.concurrency = max(1, concurrency)
@@ -208,6 +209,10 @@ class FleetTransaction:
         self.progress = progress
         self.client_factory = client_factory or fleet_client
         self.actor = actor
+        # The cross-remote consistency check after the preflight (_consistency.py), and the clashes
+        # accepted (`allow`: rule and value), checked here, before anything is sent.
+        self.consistency = consistency
+        self.allow = consistency_rules.allowed(allow)
         self.abort = asyncio.Event()
         self.abort_reason = ""
         self.timings: dict[str, float] = {}
@@ -227,6 +232,8 @@ class FleetTransaction:
         raise_open_files_limit(OPEN_FILES_PER_REMOTE * len(self.remotes) + OPEN_FILES_SPARE)
         async with self._clients():
             await self._phase("preflight", self._preflight_one, self.remotes, stop_on_abort=False)
+            if not self.abort.is_set():
+                await self._check_consistency()
             if self.abort.is_set():
                 for remote in self.remotes:
                     if remote.phase == Phase.PLANNED:
@@ -294,7 +301,7 @@ class FleetTransaction:
         clients = {remote.key: remote.client for remote in self.remotes}
         engine = FleetTransaction(
             copies, concurrency=self.concurrency, apply_timeout=self.apply_timeout, check_nodes=self.check_nodes,
-            journal=self.revert_journal, progress=self.progress, actor=f"{self.actor} (revert)",
+            journal=self.revert_journal, progress=self.progress, actor=f"{self.actor} (revert)", consistency=False,
             client_factory=lambda settings, _identity: _borrowed(clients[f"{settings.api_host}:{settings.api_port}"]))
         if copies:
             self.revert_journal.join_many(RunId.current(), {r.host: r.settings.public_fields() for r in copies})
@@ -423,6 +430,38 @@ class FleetTransaction:
             remote.enter(Phase.CHECKED)
         elif lacking:
             raise privileges.MissingPrivileges(remote.host, lacking)
+
+    async def _check_consistency(self) -> None:
+        """The desired change against every remote of the transaction, before any lock
+        (_consistency.py): three listings per remote in one round, bounded like the phases, only when
+        the change creates or updates a zone, vnet or controller. A read that fails is that remote's
+        failure, as in its preflight; a clash is bad input, in check mode too (the transaction
+        would refuse it). Its time counts as the preflight's."""
+        if not self.consistency or not consistency_rules.needed(self.remotes):
+            return
+        started = time.monotonic()
+        listings: dict[str, dict] = {}
+
+        async def read(remote: Remote) -> None:
+            try:
+                listings[remote.host] = await consistency_rules.read_remote(remote.client)
+            except BaseException:
+                if remote.phase == Phase.CHECKED:
+                    remote.enter(Phase.PLANNED)  # not checked after all: it ends not_locked, as after a failed preflight
+                raise
+
+        await run_phase(read, self.remotes, semaphore=self._semaphore,
+                        on_failure=lambda _remote, message: self._fail(message))
+        self.timings["preflight"] = round(self.timings.get("preflight", 0.0) + time.monotonic() - started, 3)
+        if self.abort.is_set():
+            return
+        clashes = consistency_rules.check(self.remotes, listings, self.allow)
+        if clashes:
+            for remote in self.remotes:
+                if remote.phase == Phase.PLANNED:
+                    remote.enter(Phase.NOT_LOCKED)
+            self._flush()
+            raise consistency_rules.refusal(clashes)
 
     def _needed(self, remote: Remote) -> set[tuple[str, str]]:
         """The privileges the transaction needs on this remote: its lock and apply, and every

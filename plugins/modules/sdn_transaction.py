@@ -14,8 +14,9 @@ description:
     options, before anything is sent;
   - 2. preflight, read-only, on every remote at once - the remote answers, its certificate is trusted, the
     credentials work, it runs Proxmox VE 9 or newer (the SDN lock API), and every change is planned against its
-    objects as they are (a vnet in a zone that exists nowhere, a tag its zone's type forbids); if anything is
-    wrong anywhere, nothing is locked;
+    objects as they are (a vnet in a zone that exists nowhere, a tag its zone's type forbids); then the change is
+    checked against every remote of the transaction at once (O(consistency) - a VNI, VRF VNI, ASN, route target or
+    vnet name that would clash across remotes); if anything is wrong anywhere, nothing is locked;
   - 3. locks the SDN configuration of every remote - the first remote of a fixed order (by address) alone, then
     the others at once, so that of two transactions over the same remotes started together exactly one goes on;
     if one lock fails, the locks taken are released (and with O(lock_wait), taken again later);
@@ -164,6 +165,53 @@ options:
     choices: [apply, plan]
     default: apply
     version_added: 1.1.0
+  consistency:
+    description:
+      - After every remote's preflight and before any lock, check the change against every remote of the transaction
+        at once, each as the apply will leave it - its zones, vnets and controllers in the pending view (the changes
+        not applied yet included, since the apply commits them too), with this transaction's changes laid over. That
+        is three more requests per remote, in one round; none when the change creates or updates no zone, vnet or
+        controller.
+      - The rules (O(allow) names them) - V(vni), a vnet's VNI (its tag in a vxlan or evpn zone) that a vnet of
+        another name has; V(vrf_vni), an evpn zone's VRF VNI (C(vrf_vxlan)) that a zone of another name has, or that
+        is also a vnet's VNI; V(asn), the controllers of one evpn zone (zones of one VRF VNI on several remotes) with
+        different ASNs, unless every one of them has C(bgp_mode=external); V(route_target), an evpn zone importing
+        (C(rt_import)) the route target C(ASN:VRF-VNI) of a zone of another VRF VNI; V(vnet), one vnet name with
+        different tags, or in zones of different types, on different remotes.
+      - Only a clash that involves an object this transaction creates or updates (or the zone of a vnet, the controller
+        of an evpn zone) counts; one the fleet already had is left alone. A clash fails the task before any lock,
+        naming the rule, the value, the objects and the remotes. Check mode fails the same way, since the transaction
+        would refuse.
+      - The fleet is the remotes of the transaction; remotes that are not in it are not seen (M(pvefleet.sdn.sdn_fleet_info)
+        reads any group of remotes).
+      - In the role M(pvefleet.sdn.sdn_transaction), its preflight task runs this check (C(sdn_transaction_preflight));
+        M(pvefleet.sdn.sdn_lock) does not.
+      - See R(Know the fleet,ansible_collections.pvefleet.sdn.docsite.fleet_view.consistency) for each rule and the
+        fact behind it.
+      - V(false) leaves the check out.
+    type: bool
+    default: true
+    version_added: 1.1.0
+  allow:
+    description:
+      - "Clashes of the consistency check (O(consistency)) to accept, as the error names them - for instance
+        C({rule: vni, value: 11000}) for a VNI meant to join two vnets of different names."
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.1.0
+    suboptions:
+      rule:
+        description: The rule.
+        type: str
+        required: true
+        choices: [vni, vrf_vni, asn, route_target, vnet]
+      value:
+        description:
+          - The value the clash is about - the VNI (V(vni)), the VRF VNI (V(vrf_vni) and V(asn)), the route target such
+            as V(65000:10000) (V(route_target)), the vnet's name (V(vnet)); compared as text.
+          - Left out, every clash of the rule is accepted.
+        type: raw
   transaction:
     description: Name of the transaction's record on the controller.
     type: str
@@ -277,6 +325,15 @@ preview:
           or null when it does not change), or C(unavailable) and the reason.
       type: dict
       returned: always
+clashes:
+  description:
+    - When the consistency check (O(consistency)) refused the change, each clash - C(rule), C(value), C(remotes) (every
+      remote it involves) and C(message). Nothing was locked.
+  returned: when the consistency check refused the change
+  type: list
+  elements: dict
+  version_added: 1.1.0
+  sample: [{rule: vni, value: 11000, remotes: [remote001, remote002], message: "VNI 11000 is the tag of vnet vnet1 ..."}]
 ok:
   description: Whether every remote succeeded.
   returned: always
