@@ -36,8 +36,6 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._wire import 
     unique_by,
 )
 
-FABRIC_PROTOCOLS = ("openfabric", "ospf")
-
 
 def _network(version: int):
     rule = f"must be an IPv{version} network in CIDR form, like " + ("10.0.0.0/24" if version == 4 else "fd00::/64")
