@@ -15,32 +15,40 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiErr
 from ansible_collections.pvefleet.sdn.plugins.module_utils._pace import FleetPace
 from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import TaskFollower, Upid
 
-# The listings whose `pending=1` view marks what an apply would change (pve-sdn-api.md §5.2): the
-# label of each kind, its path, and the keys that name an item (a fabric node within its fabric, a
-# route map entry within its route map). Fabrics are PVE 9's, prefix lists and route maps 9.2's: a
-# remote without them answers 501, and has none. Fabrics and their nodes come from
-# /fabrics/all: /fabrics/node lists a node in two fabrics once.
-_PENDING_LISTINGS = (
-    ("zone", "/cluster/sdn/zones", None, ("zone",)),
-    ("vnet", "/cluster/sdn/vnets", None, ("vnet",)),
-    ("controller", "/cluster/sdn/controllers", None, ("controller",)),
-    ("fabric", "/cluster/sdn/fabrics/all", "fabrics", ("id",)),
-    ("fabric node", "/cluster/sdn/fabrics/all", "nodes", ("fabric_id", "node_id")),
-    ("prefix list", "/cluster/sdn/prefix-lists", None, ("id",)),
-    ("route map entry", "/cluster/sdn/route-maps/entries", None, ("route-map-id", "order")),
+# The listings of every object kind but subnets (listed per vnet), whose `pending=1` view marks
+# what an apply would change (pve-sdn-api.md §5.2): sdn_info's name of each, the label of its kind,
+# its path, the member of the answer that holds it, and the keys that name an item (a fabric node
+# within its fabric, a route map entry within its route map). Fabrics are PVE 9's, prefix lists
+# and route maps 9.2's: a remote without them answers 501, and has none. Fabrics and their nodes
+# come from /fabrics/all: /fabrics/node lists a node in two fabrics once.
+LISTINGS = (
+    ("zones", "zone", "/cluster/sdn/zones", None, ("zone",)),
+    ("vnets", "vnet", "/cluster/sdn/vnets", None, ("vnet",)),
+    ("controllers", "controller", "/cluster/sdn/controllers", None, ("controller",)),
+    ("fabrics", "fabric", "/cluster/sdn/fabrics/all", "fabrics", ("id",)),
+    ("fabric_nodes", "fabric node", "/cluster/sdn/fabrics/all", "nodes", ("fabric_id", "node_id")),
+    ("prefix_lists", "prefix list", "/cluster/sdn/prefix-lists", None, ("id",)),
+    ("route_map_entries", "route map entry", "/cluster/sdn/route-maps/entries", None, ("route-map-id", "order")),
 )
+LISTING_PATHS = sorted({path for _name, _label, path, _member, _keys in LISTINGS})
 
 
-async def pending_objects(client) -> list[str]:
+def listed(answers: dict, path: str, member: Optional[str]) -> list:
+    """The items of one listing among `answers` (path -> PVE's answer)."""
+    return (answers[path].get(member) or []) if member else answers[path]
+
+
+async def pending_objects(client, answers: Optional[dict] = None) -> list[str]:
     """Every object an apply would change, as sorted labels such as "vnet vnet1 (new)" or
-    "fabric node underlay/pve1 (changed)"; empty when nothing is pending."""
-    paths = sorted({path for _label, path, _member, _keys in _PENDING_LISTINGS})
-    answers = dict(zip(paths, await asyncio.gather(*(pending_listing(client, path) for path in paths))))
+    "fabric node underlay/pve1 (changed)"; empty when nothing is pending. `answers`: the
+    `pending=1` listings (path -> answer) when the caller has read them already."""
+    if answers is None:
+        answers = dict(zip(LISTING_PATHS, await asyncio.gather(*(pending_listing(client, path)
+                                                                 for path in LISTING_PATHS))))
     labels: list[str] = []
-    for label, path, member, keys in _PENDING_LISTINGS:
-        items = answers[path].get(member) or [] if member else answers[path]
+    for _name, label, path, member, keys in LISTINGS:
         labels += [f"{label} {'/'.join(str(item_key(item, key)) for key in keys)} ({item['state']})"
-                   for item in items if item.get("state")]
+                   for item in listed(answers, path, member) if item.get("state")]
     vnets = [item["vnet"] for item in answers["/cluster/sdn/vnets"] if item.get("state") != "deleted"]
     subnet_lists = await asyncio.gather(*(_pending_subnets(client, vnet) for vnet in vnets))
     labels += [label for labels_of_vnet in subnet_lists for label in labels_of_vnet]

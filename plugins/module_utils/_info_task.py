@@ -6,25 +6,19 @@ from __future__ import annotations
 import asyncio
 import urllib.parse
 
-from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import item_key, pending_listing, pending_objects
+from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import (
+    LISTING_PATHS,
+    LISTINGS,
+    item_key,
+    listed,
+    pending_listing,
+    pending_objects,
+)
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 
 # view option -> GET parameters (pve-sdn-objects.md §1.8)
 VIEWS = {"pending": {"pending": 1}, "running": {"running": 1}, "config": None}
-# The result's lists and where each is read (and the member of the answer that holds it). Fabrics
-# are PVE 9's, prefix lists and route maps 9.2's: where a remote has no such endpoint (501), the
-# list is empty. Fabrics and their nodes come from /fabrics/all: /fabrics/node lists a node in two
-# fabrics once.
-_LISTINGS = (
-    ("zones", "/cluster/sdn/zones", None),
-    ("vnets", "/cluster/sdn/vnets", None),
-    ("controllers", "/cluster/sdn/controllers", None),
-    ("fabrics", "/cluster/sdn/fabrics/all", "fabrics"),
-    ("fabric_nodes", "/cluster/sdn/fabrics/all", "nodes"),
-    ("prefix_lists", "/cluster/sdn/prefix-lists", None),
-    ("route_map_entries", "/cluster/sdn/route-maps/entries", None),
-)
 # What PVE reports of a fabric on one node (pve-network API2/Network/SDN/Nodes/Fabric.pm).
 FABRIC_STATUS = ("routes", "neighbors", "interfaces")
 
@@ -32,17 +26,18 @@ FABRIC_STATUS = ("routes", "neighbors", "interfaces")
 async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
     view = params.get("view") or "pending"
     query = VIEWS[view]
-    paths = sorted({path for _name, path, _member in _LISTINGS})
+    # The result's lists (_apply.LISTINGS), in the chosen view; a prefix list's entries need `verbose`.
     queries = {"/cluster/sdn/prefix-lists": {**(query or {}), "verbose": 1}}
-    answers = dict(zip(paths, await asyncio.gather(*(
-        pending_listing(client, path, queries.get(path, query) or {}) for path in paths))))
-    found = {name: [_shown(item) for item in (answers[path].get(member) or [] if member else answers[path])]
-             for name, path, member in _LISTINGS}
+    answers = dict(zip(LISTING_PATHS, await asyncio.gather(*(
+        pending_listing(client, path, queries.get(path, query) or {}) for path in LISTING_PATHS))))
+    found = {name: [_shown(item) for item in listed(answers, path, member)]
+             for name, _label, path, member, _keys in LISTINGS}
     subnet_lists = await asyncio.gather(*(
         client.get(f"/cluster/sdn/vnets/{urllib.parse.quote(v['vnet'])}/subnets", params=query)
         for v in found["vnets"] if v.get("state") != "deleted"))
     lock, pending, fabric_status = await asyncio.gather(
-        LockSession(client).lock_state(), pending_objects(client),
+        # In the pending view, what an apply would change is in the listings just read.
+        LockSession(client).lock_state(), pending_objects(client, answers if view == "pending" else None),
         _fabric_status(client, found["fabric_nodes"]) if params.get("fabric_status", True) else _nothing())
     entries = found.pop("route_map_entries")
     return {
