@@ -115,11 +115,16 @@ def needed(remotes: Iterable[Any]) -> bool:
 # Reading one remote
 
 
-async def read_remote(client) -> dict[str, list]:
-    """The three listings, at once, in the pending view (sdn_info's and sdn_fleet_info's view)."""
-    names = [name for name, _path in CHECKED_KINDS.values()]
-    answers = await asyncio.gather(*(client.get(path, params={"pending": 1}) for _name, path in CHECKED_KINDS.values()))
-    return {name: list(answer or []) for name, answer in zip(names, answers)}
+async def read_remote(client, snapshot=None) -> dict[str, list]:
+    """The three listings. Those the preflight's `snapshot` (_snapshot.py) holds already are taken
+    from it: its default view is the pending config files, the objects as an apply leaves them,
+    which is what `as_applied` makes of the pending view. The others are read at once, in the
+    pending view (sdn_info's and sdn_fleet_info's view)."""
+    known = {kind: snapshot.listing(kind) if snapshot is not None else None for kind in CHECKED_KINDS}
+    missing = [kind for kind, items in known.items() if items is None]
+    answers = await asyncio.gather(*(client.get(CHECKED_KINDS[kind][1], params={"pending": 1}) for kind in missing))
+    known.update({kind: list(answer or []) for kind, answer in zip(missing, answers)})
+    return {CHECKED_KINDS[kind][0]: list(items or []) for kind, items in known.items()}
 
 
 def as_applied(item: Mapping[str, Any]) -> Optional[dict]:

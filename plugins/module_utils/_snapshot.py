@@ -80,6 +80,12 @@ class Snapshot(LiveReader):
             snapshot._items[(kind.name, parent)] = kind.by_id(items)
         return snapshot
 
+    def listing(self, kind_name: str) -> Optional[list[dict]]:
+        """A top-level kind's items as its listing gave them (the pending config files, what an apply
+        commits; none of this run's writes), or None if the snapshot did not list that kind."""
+        items = self._items.get((kind_name, None))
+        return None if items is None else list(items.values())
+
     async def read(self, kind: ResourceKind, object_id: str, parent: Optional[str] = None) -> Optional[RemoteObject]:
         written = (kind.name, parent if kind.parent else None, object_id)
         if written in self._written:

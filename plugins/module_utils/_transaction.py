@@ -218,6 +218,7 @@ class FleetTransaction:
         self.timings: dict[str, float] = {}
         self._unwritten: dict[str, dict] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
+        self._preflight_readers: dict[str, Snapshot] = {}
         self._pace = FleetPace()
         self._contended = False
         for remote in self.remotes:
@@ -422,6 +423,7 @@ class FleetTransaction:
         a change PVE would refuse (a vnet in a zone that exists nowhere, a tag its zone's type
         does not allow) fails here, with nothing locked."""
         reader, _version = await asyncio.gather(self._snapshot(remote, simulate=True), steps.preflight(remote))
+        self._preflight_readers[remote.host] = reader  # its listings serve the consistency check too
         remote.results = [await self._object(remote, obj, None, reader, check_mode=True) for obj in remote.objects]
         remote.changed = any(result["changed"] for result in remote.results)
         lacking = await privileges.missing(remote.client, self._needed(remote))
@@ -433,8 +435,9 @@ class FleetTransaction:
 
     async def _check_consistency(self) -> None:
         """The desired change against every remote of the transaction, before any lock
-        (_consistency.py): three listings per remote in one round, bounded like the phases, only when
-        the change creates or updates a zone, vnet or controller. A read that fails is that remote's
+        (_consistency.py): of each remote's zones, vnets and controllers, the listings its preflight
+        did not read already, in one round, bounded like the phases, only when the change creates or
+        updates a zone, vnet or controller. A read that fails is that remote's
         failure, as in its preflight; a clash is bad input, in check mode too (the transaction
         would refuse it). Its time counts as the preflight's."""
         if not self.consistency or not consistency_rules.needed(self.remotes):
@@ -444,7 +447,8 @@ class FleetTransaction:
 
         async def read(remote: Remote) -> None:
             try:
-                listings[remote.host] = await consistency_rules.read_remote(remote.client)
+                listings[remote.host] = await consistency_rules.read_remote(
+                    remote.client, self._preflight_readers.get(remote.host))
             except BaseException:
                 if remote.phase == Phase.CHECKED:
                     remote.enter(Phase.PLANNED)  # not checked after all: it ends not_locked, as after a failed preflight

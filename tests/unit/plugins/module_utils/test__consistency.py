@@ -15,6 +15,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils import _consistency a
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import Phase
+from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Snapshot
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import DesiredObject, FleetTransaction, Remote
 
 # What a remote has, as its pending-view listings show it (PVE's keys)
@@ -444,3 +445,21 @@ def test_a_remote_whose_listings_cannot_be_read_fails_before_any_lock(monkeypatc
     phases = {entry["host"]: entry["phase"] for entry in report["failed"] + report["succeeded"]}
     assert phases == {"remote001": "checked", "remote002": "not_locked"}
     assert "preflight" in report["timings"] and set(report["timings"]) == {"preflight"}
+
+
+def test_the_listings_the_preflight_took_are_not_read_again():
+    """A vnet change's preflight listed zones and vnets: only the controllers are read."""
+    class Listings:
+        def __init__(self):
+            self.paths = []
+
+        async def get(self, path, params=None):
+            self.paths.append(path)
+            return [{"zone": "evpn1", "type": "evpn"}] if path.endswith("/zones") else []
+
+    client = Listings()
+    snapshot = asyncio.run(Snapshot.load(client, {"vnet", "zone"}))
+    client.paths.clear()
+    read = asyncio.run(cc.read_remote(client, snapshot))
+    assert client.paths == ["/cluster/sdn/controllers"]
+    assert read == {"zones": [{"zone": "evpn1", "type": "evpn"}], "vnets": [], "controllers": []}
