@@ -17,7 +17,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._journal import Journ
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import APPLY, BLOCKING, HOLDING, Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import Remote
-from ansible_collections.pvefleet.sdn.plugins.module_utils._report import preview_diffs
+from ansible_collections.pvefleet.sdn.plugins.module_utils._report import preview_diffs, preview_summary
 from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import FleetTransaction
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_protected
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
@@ -108,12 +108,9 @@ class ActionModule(TransactionAction):
             remote.pending = await pending_objects(client)
             await steps.preview(remote)
         preview = remote.preview or {}
-        nodes = preview.get("nodes") or {}
         result = {"changed": False, "remote": settings.remote, "pending": list(remote.pending), "preview": preview,
-                  "msg": (f"not applied; preview of {len(nodes)} node(s): "
-                          f"{sum(1 for f in nodes.values() if f['frr'])} with FRR changes, "
-                          f"{sum(1 for f in nodes.values() if f['interfaces'])} with interface changes"
-                          if "nodes" in preview else f"not applied; no preview: {preview.get('unavailable')}")}
+                  "msg": (f"not applied; preview of {preview_summary({self.host: preview})}" if "nodes" in preview
+                          else f"not applied; no preview: {preview.get('unavailable')}")}
         if self.diff:
             result["diff"] = preview_diffs(self.host, preview)
         return result

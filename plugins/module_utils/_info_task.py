@@ -9,13 +9,13 @@ import urllib.parse
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import (
     LISTING_PATHS,
     LISTINGS,
-    item_key,
     listed,
     pending_listing,
     pending_objects,
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
+from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import ROUTE_MAP
 
 # view option -> GET parameters (pve-sdn-objects.md §1.8)
 VIEWS = {"pending": {"pending": 1}, "running": {"running": 1}, "config": None}
@@ -53,19 +53,17 @@ async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
 
 
 def _route_maps(entries: list[dict]) -> list[dict]:
-    """Route map entries grouped into route maps, as sdn_route_map declares them."""
-    maps: dict[str, list[dict]] = {}
-    for entry in entries:
-        maps.setdefault(str(item_key(entry, "route-map-id")), []).append(entry)
-    return [{"route-map-id": name, "entries": sorted(items, key=lambda item: int(item_key(item, "order") or 0))}
-            for name, items in sorted(maps.items())]
+    """Route map entries (as _shown gives them: named at the top) grouped into route maps, as
+    sdn_route_map declares them, each sorted by order."""
+    return [{**group, "entries": sorted(group["entries"], key=lambda item: int(item.get("order") or 0))}
+            for _name, group in sorted(ROUTE_MAP.by_id(entries).items())]
 
 
 async def _fabric_status(client, nodes: list[dict]) -> list[dict]:
     """For each node of each fabric (as the chosen view lists them): its routes, neighbors and
     interfaces as PVE reports them from the node's running FRR. A node that does not answer is
     reported with its error rather than failing the whole task."""
-    pairs = sorted({(str(item_key(item, "fabric_id")), str(item_key(item, "node_id"))) for item in nodes
+    pairs = sorted({(str(item.get("fabric_id")), str(item.get("node_id"))) for item in nodes
                     if item.get("state") != "new"})
     reports = await asyncio.gather(*(_one_fabric_status(client, fabric, node) for fabric, node in pairs))
     return list(reports)

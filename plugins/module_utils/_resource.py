@@ -182,9 +182,7 @@ async def _write_route_map(client: SdnClient, the_plan: Plan, token: Mapping[str
         else:
             change_set = changes(new, old, purge=True)
             if change_set:
-                body: dict[str, Any] = dict(change_set.updates)
-                if change_set.deletes:
-                    body["delete"] = list(change_set.deletes)
+                body = update_body(change_set.updates, change_set.deletes, as_list=new.DELETE_AS_LIST)
                 await client.put(_entry_path(str(the_plan.object_id), order), data={**body, **token})
 
 
@@ -462,14 +460,22 @@ async def apply(client: SdnClient, the_plan: Plan, lock_token: Optional[str] = N
     if the_plan.action == "delete":
         await client.delete(path, params=token or None)
         return result
-    body: dict[str, Any] = dict(the_plan.changes)
-    if the_plan.delete_keys:
-        as_list = the_plan.model is not None and the_plan.model.DELETE_AS_LIST
-        body["delete"] = list(the_plan.delete_keys) if as_list else ",".join(the_plan.delete_keys)
-    if the_plan.digest:
-        body["digest"] = the_plan.digest
+    as_list = the_plan.model is not None and the_plan.model.DELETE_AS_LIST
+    body = update_body(the_plan.changes, the_plan.delete_keys, as_list=as_list, digest=the_plan.digest)
     await client.put(path, data={**body, **token})
     return result
+
+
+def update_body(updates: Mapping[str, Any], deletes: tuple[str, ...], *, as_list: bool,
+                digest: Optional[str] = None) -> dict[str, Any]:
+    """A PUT's body: the keys to set, the keys to delete (one comma string, or a list where PVE's
+    schema makes `delete` an array), and the digest read with the object."""
+    body: dict[str, Any] = dict(updates)
+    if deletes:
+        body["delete"] = list(deletes) if as_list else ",".join(deletes)
+    if digest:
+        body["digest"] = digest
+    return body
 
 
 def _segment(value: str) -> str:

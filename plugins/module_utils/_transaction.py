@@ -299,11 +299,11 @@ class FleetTransaction:
 
         moved = dict(zip((r.host for r in targets), await asyncio.gather(*(moved_on(r) for r in targets))))
         copies = [Remote(r.host, r.settings, revert.inverse_objects(r)) for r in targets if moved[r.host] == []]
-        clients = {remote.key: remote.client for remote in self.remotes}
+        clients = {remote.settings: remote.client for remote in self.remotes}
         engine = FleetTransaction(
             copies, concurrency=self.concurrency, apply_timeout=self.apply_timeout, check_nodes=self.check_nodes,
             journal=self.revert_journal, progress=self.progress, actor=f"{self.actor} (revert)", consistency=False,
-            client_factory=lambda settings, _identity: _borrowed(clients[f"{settings.api_host}:{settings.api_port}"]))
+            client_factory=lambda settings, _identity: _borrowed(clients[settings]))
         if copies:
             self.revert_journal.join_many(RunId.current(), {r.host: r.settings.public_fields() for r in copies})
             await engine.run()
