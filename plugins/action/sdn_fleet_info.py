@@ -44,7 +44,9 @@ class ActionModule(SdnAction):
     async def execute(self, args: dict) -> dict:
         check_free_tags(args.get("free_tags"))  # a bad range is refused before anything is read
         hosts = args["remotes"] or list(self.task_vars.get("ansible_play_hosts") or [self.host])
-        self._check_hosts(hosts)
+        unknown = self.unknown_hosts(hosts)
+        if unknown:
+            raise InvalidInput(unknown)
         if len(hosts) > 1:
             self.check_settings_derivable(args)
         remotes, unusable = [], {}
@@ -76,13 +78,6 @@ class ActionModule(SdnAction):
         if warnings:
             result["warnings"] = warnings
         return result
-
-    def _check_hosts(self, hosts: list[str]) -> None:
-        """Every remote named is an inventory host: a typo would otherwise drop one from the view."""
-        known = set(self.task_vars.get("hostvars", {}).keys()) | {self.host}
-        unknown = sorted(set(hosts) - known)
-        if unknown:
-            raise InvalidInput({"remotes": f"not in the inventory: {', '.join(unknown)}"})
 
 
 def _write_report(path: str, text: str) -> str:

@@ -147,11 +147,7 @@ class ActionModule(SdnAction):
 
     def _check_hosts(self, args: dict, hosts: list[str]) -> None:
         """Every remote named is an inventory host: a typo would otherwise drop one from the change."""
-        known = set(self.task_vars.get("hostvars", {}).keys()) | {self.host}
-        errors = {}
-        unknown = sorted(set(hosts) - known)
-        if unknown:
-            errors["remotes"] = f"not in the inventory: {', '.join(unknown)}"
+        errors = self.unknown_hosts(hosts)
         strangers = sorted(set(args["remote_objects"]) - set(hosts))
         if strangers:
             errors["remote_objects"] = (f"names {', '.join(strangers)}, which {'is' if len(strangers) == 1 else 'are'} "

@@ -78,6 +78,12 @@ class SdnAction(ActionBase):
             self._host_settings = HostSettings(self, args, self.task_vars, self.PER_HOST)
         return self._host_settings
 
+    def unknown_hosts(self, hosts: list[str]) -> dict[str, str]:
+        """The `remotes` that are no inventory host, as an error: a typo would drop one silently."""
+        known = set(self.task_vars.get("hostvars", {}).keys()) | {self.host}
+        unknown = sorted(set(hosts) - known)
+        return {"remotes": f"not in the inventory: {', '.join(unknown)}"} if unknown else {}
+
     def check_settings_derivable(self, args: dict) -> None:
         """Refuse, before any lock, a task whose connection options cannot be worked out for the
         other hosts of its transaction."""
