@@ -11,13 +11,12 @@ from __future__ import annotations
 import random
 import re
 import shutil
-import ssl
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from emulator_api_client import apply, client, ok
 
 from pvefleet_emulator.dry_run import unified_diff
 from pvefleet_emulator.testing import EmulatorProcess
@@ -39,26 +38,6 @@ def remote(emulator):
     info.control.clear_faults()
     info.control.reset()
     return info
-
-
-def client(info) -> httpx.Client:
-    return httpx.Client(base_url=f"https://{info.host}:{info.port}/api2/json", timeout=10,
-                        headers={"Authorization": f"PVEAPIToken=root@pam!fleet={info.token_secret}"},
-                        verify=ssl.create_default_context(cafile=info.ca_path))
-
-
-def ok(response) -> object:
-    assert response.status_code == 200, (response.status_code, response.text)
-    return response.json()["data"]
-
-
-def apply(c: httpx.Client) -> None:
-    """Apply, and wait for the reload task (the nodes' reloads run inside it)."""
-    upid = ok(c.put("/cluster/sdn"))
-    deadline = time.monotonic() + 10
-    while ok(c.get(f"/nodes/{upid.split(':')[1]}/tasks/{upid}/status"))["status"] != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
 
 
 def dry_run(c: httpx.Client, node: str = "pve1") -> dict:

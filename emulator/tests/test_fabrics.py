@@ -8,11 +8,10 @@ emulator/src/pvefleet_emulator/fabrics.py cites them.
 from __future__ import annotations
 
 import re
-import ssl
-import time
 
 import httpx
 import pytest
+from emulator_api_client import apply, client, ok
 
 from pvefleet_emulator.testing import EmulatorProcess
 
@@ -41,31 +40,9 @@ def remote(emulator):
     return _fresh(emulator, "remote001")
 
 
-def client(info, authorization: str | None = None) -> httpx.Client:
-    return httpx.Client(base_url=f"https://{info.host}:{info.port}/api2/json",
-                        headers={"Authorization": authorization or f"PVEAPIToken=root@pam!fleet={info.root_token_secret}"},
-                        verify=ssl.create_default_context(cafile=info.ca_path), timeout=10)
-
-
-def ok(response) -> object:
-    assert response.status_code == 200, (response.status_code, response.text)
-    return response.json()["data"]
-
-
 def failed(response, status: int = 500) -> str:
     assert response.status_code == status, (response.status_code, response.text)
     return response.json()["message"] if status != 400 else response.json()["errors"]
-
-
-def wait_task(c: httpx.Client, upid: str) -> None:
-    deadline = time.monotonic() + 10
-    while ok(c.get(f"/nodes/{upid.split(':')[1]}/tasks/{upid}/status"))["status"] != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-
-
-def apply(c: httpx.Client) -> None:
-    wait_task(c, ok(c.put("/cluster/sdn")))
 
 
 def openfabric(c: httpx.Client, fabric: str = "f1", prefix: str = "10.0.0.0/24", **extra) -> None:

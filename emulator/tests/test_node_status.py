@@ -7,11 +7,12 @@ emulator's own derivation from the running config (emulator/README.md, "Per-node
 """
 from __future__ import annotations
 
-import ssl
 import time
 
 import httpx
 import pytest
+from emulator_api_client import apply as applied
+from emulator_api_client import client, ok, refused
 
 from pvefleet_emulator.testing import EmulatorProcess
 
@@ -33,28 +34,8 @@ def remote(emulator):
     return info
 
 
-def client(info, authorization: str | None = None) -> httpx.Client:
-    return httpx.Client(base_url=f"https://{info.host}:{info.port}/api2/json",
-                        headers={"Authorization": authorization or f"PVEAPIToken=root@pam!fleet={info.root_token_secret}"},
-                        verify=ssl.create_default_context(cafile=info.ca_path), timeout=10)
-
-
-def ok(response) -> object:
-    assert response.status_code == 200, (response.status_code, response.text)
-    return response.json()["data"]
-
-
-def refused(response, status: int = 400) -> object:
-    assert response.status_code == status, (response.status_code, response.text)
-    return response.json()["errors"] if status == 400 else response.json()["message"]
-
-
 def apply(c: httpx.Client) -> None:
-    upid = ok(c.put("/cluster/sdn"))
-    deadline = time.monotonic() + 10
-    while ok(c.get(f"/nodes/{upid.split(':')[1]}/tasks/{upid}/status"))["status"] != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    applied(c)
     time.sleep(0.1)  # the last node's srvreload ends with the main task
 
 

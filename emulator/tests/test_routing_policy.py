@@ -9,11 +9,9 @@ pve-rs/src/bindings/sdn/prefix_lists.rs, route_maps.rs) and PVE 9.2's API schema
 from __future__ import annotations
 
 import re
-import ssl
-import time
 
-import httpx
 import pytest
+from emulator_api_client import client, ok, wait_task
 
 from pvefleet_emulator.testing import EmulatorProcess
 
@@ -43,29 +41,11 @@ def old(emulator):
     return _fresh(emulator.remotes["remote002"])
 
 
-def client(info, authorization: str | None = None) -> httpx.Client:
-    return httpx.Client(base_url=f"https://{info.host}:{info.port}/api2/json", timeout=10,
-                        headers={"Authorization": authorization or f"PVEAPIToken=root@pam!fleet={info.token_secret}"},
-                        verify=ssl.create_default_context(cafile=info.ca_path))
-
-
-def ok(response) -> object:
-    assert response.status_code == 200, (response.status_code, response.text)
-    return response.json()["data"]
-
-
 def failed(response, status: int, message: str) -> dict:
     assert response.status_code == status, (response.status_code, response.text)
     body = response.json()
     assert body["message"].startswith(message), body
     return body
-
-
-def wait_task(c: httpx.Client, upid: str) -> None:
-    deadline = time.monotonic() + 10
-    while ok(c.get(f"/nodes/{upid.split(':')[1]}/tasks/{upid}/status"))["status"] != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
 
 
 def test_version_index_and_the_91_remote(remote, old):
