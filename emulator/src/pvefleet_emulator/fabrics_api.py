@@ -9,6 +9,7 @@ these handlers make in code are here, each citing its handler.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Any, Optional
 
 from pvefleet_emulator.access import normalize_path
@@ -45,6 +46,24 @@ def _check_digest(config: Fabrics, params: dict[str, Any]) -> None:
     """PVE::Tools::assert_if_modified, when a digest is sent (the handlers: `if $digest`)."""
     if perl_true(params.get("digest")) and params["digest"] != config.digest():
         raise Die(DIGEST_MISMATCH)
+
+
+async def _write(call: Call, failure: str, change: Callable[[Fabrics, dict[str, Any]], None],
+                 checks: Optional[Callable[[Fabrics], None]] = None) -> None:
+    """A write as the Fabric*.pm handlers make it, inside the SDN lock (lock.py): the config read,
+    `checks` (refusals that come before the digest), the digest when one is sent, the change, the
+    whole config validated and stored."""
+    remote, params = call.remote, call.params
+
+    def work() -> None:
+        config = current(remote)
+        if checks is not None:
+            checks(config)
+        _check_digest(config, params)
+        change(config, params)
+        _store(remote, config)
+
+    return await locked(remote, failure, params.get("lock-token"), work)
 
 
 def _may(call: Call, path: str, privs: tuple[str, ...]) -> bool:
@@ -103,28 +122,12 @@ async def fabric_read(call: Call) -> dict:
 
 @route("POST", "/cluster/sdn/fabrics/fabric", pve9_only=True)
 async def fabric_create(call: Call) -> None:
-    remote, params = call.remote, call.params
-
-    def work() -> None:
-        config = current(remote)
-        _check_digest(config, params)
-        config.add_fabric(params)
-        _store(remote, config)
-
-    return await locked(remote, "adding fabric failed", params.get("lock-token"), work)
+    return await _write(call, "adding fabric failed", lambda config, params: config.add_fabric(params))
 
 
 @route("PUT", "/cluster/sdn/fabrics/fabric/{id}", pve9_only=True)
 async def fabric_update(call: Call) -> None:
-    remote, params = call.remote, call.params
-
-    def work() -> None:
-        config = current(remote)
-        _check_digest(config, params)
-        config.update_fabric(params["id"], params)
-        _store(remote, config)
-
-    return await locked(remote, "updating fabric failed", params.get("lock-token"), work)
+    return await _write(call, "updating fabric failed", lambda config, params: config.update_fabric(params["id"], params))
 
 
 @route("DELETE", "/cluster/sdn/fabrics/fabric/{id}", pve9_only=True)
@@ -133,11 +136,9 @@ async def fabric_delete(call: Call) -> None:
     other parameters and the handler reads both (pve-sdn-api.md §3.3). Inside the lock: Sys.Modify
     on each of the fabric's nodes, then no evpn controller and no vxlan zone of the pending
     config may name the fabric, then the digest; the fabric goes with its nodes."""
-    remote, params = call.remote, call.params
-    fabric_id = params["id"]
+    remote, fabric_id = call.remote, call.params["id"]
 
-    def work() -> None:
-        config = current(remote)
+    def still_needed(config: Fabrics) -> None:
         for node_id in sorted(config.list_nodes_fabric(fabric_id)):
             if not _may(call, f"/nodes/{node_id}", ("Sys.Modify",)):
                 raise Die(f"permission check failed: missing 'Sys.Modify' on node {node_id} at {FABRIC_PM} line 231.\n")
@@ -147,11 +148,9 @@ async def fabric_delete(call: Call) -> None:
         for zone_id, zone in sorted(remote.config.pending["zones"].items()):
             if zone.get("type") == "vxlan" and zone.get("fabric") == fabric_id:
                 raise Die(f'this fabric is still used in the VXLAN zone "{zone_id}" at {FABRIC_PM} line 252.\n')
-        _check_digest(config, params)
-        config.delete_fabric(fabric_id)
-        _store(remote, config)
 
-    return await locked(remote, "deleting fabric failed", params.get("lock-token"), work)
+    return await _write(call, "deleting fabric failed", lambda config, _params: config.delete_fabric(fabric_id),
+                        checks=still_needed)
 
 
 # Nodes (Fabrics/Node.pm, Fabrics/FabricNode.pm)
@@ -191,43 +190,22 @@ async def fabric_node_read(call: Call) -> dict:
 
 @route("POST", "/cluster/sdn/fabrics/node/{fabric_id}", pve9_only=True)
 async def fabric_node_create(call: Call) -> None:
-    remote, params = call.remote, call.params
-
-    def work() -> None:
-        config = current(remote)
-        _check_digest(config, params)
-        config.add_node(params)
-        _store(remote, config)
-
-    return await locked(remote, "adding node failed", params.get("lock-token"), work)
+    return await _write(call, "adding node failed", lambda config, params: config.add_node(params))
 
 
 @route("PUT", "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}", pve9_only=True)
 async def fabric_node_update(call: Call) -> None:
-    remote, params = call.remote, call.params
-
-    def work() -> None:
-        config = current(remote)
-        _check_digest(config, params)
-        config.update_node(params["fabric_id"], params["node_id"], params, pve91=not remote.pve92)
-        _store(remote, config)
-
-    return await locked(remote, "updating node failed", params.get("lock-token"), work)
+    pve91 = not call.remote.pve92
+    return await _write(call, "updating node failed", lambda config, params: config.update_node(
+        params["fabric_id"], params["node_id"], params, pve91=pve91))
 
 
 @route("DELETE", "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}", pve9_only=True)
 async def fabric_node_delete(call: Call) -> None:
     """FabricNode.pm delete_node: as the fabric delete, `lock-token` and `digest` outside the
     schema but read."""
-    remote, params = call.remote, call.params
-
-    def work() -> None:
-        config = current(remote)
-        _check_digest(config, params)
-        config.delete_node(params["fabric_id"], params["node_id"])
-        _store(remote, config)
-
-    return await locked(remote, "deleting node failed", params.get("lock-token"), work)
+    return await _write(call, "deleting node failed",
+                        lambda config, params: config.delete_node(params["fabric_id"], params["node_id"]))
 
 
 # Both (Fabrics.pm list_all)
