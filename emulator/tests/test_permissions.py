@@ -321,6 +321,10 @@ def test_subnets_are_checked_through_their_vnet(remote):
 
 def test_ipam_status_lists_the_entries_of_visible_vnets(remote):
     seed(remote)
+    # Ipams.pm ipamindex lists only zones whose running config has DHCP too.
+    for zone in ("z1", "z2"):
+        ok(root(remote).put(f"/cluster/sdn/zones/{zone}", data={"dhcp": "dnsmasq"}))
+    wait_task(root(remote), ok(root(remote).put("/cluster/sdn")))
     everything = ok(root(remote).get("/cluster/sdn/ipams/pve/status"))
     assert {e["vnet"] for e in everything} == {"v1", "v2"}
     c = token(remote, ("/sdn/zones/z2/v2", "PVESDNAdmin"))
@@ -732,6 +736,9 @@ def test_every_served_endpoint_is_covered_here():
         # Their checks are tested in test_node_status.py (they need a running evpn zone).
         ("GET", "/nodes/{node}/sdn/vnets/{vnet}"), ("GET", "/nodes/{node}/sdn/vnets/{vnet}/mac-vrf"),
         ("GET", "/nodes/{node}/sdn/zones/{zone}/ip-vrf"),
+        # The vnet IP mappings: their checks are tested in test_vnet_ips.py.
+        ("POST", "/cluster/sdn/vnets/{vnet}/ips"), ("PUT", "/cluster/sdn/vnets/{vnet}/ips"),
+        ("DELETE", "/cluster/sdn/vnets/{vnet}/ips"),
         ("POST", "/access/ticket"), ("GET", "/access/ticket"), ("GET", "/access/permissions"),
         ("GET", "/cluster/sdn/zones"), ("GET", "/cluster/sdn/controllers"), ("GET", "/cluster/sdn/ipams"),
         ("GET", "/cluster/sdn/dns"), ("GET", "/cluster/sdn/ipams/{ipam}/status"), ("GET", "/cluster/sdn/vnets"),

@@ -26,6 +26,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._transaction import (
     DesiredObject,
     FleetTransaction,
     Remote,
+    list_option,
 )
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._action import SdnAction
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._guards import check_batch
@@ -37,7 +38,7 @@ RESULT_DETAIL_BYTES = 64 * 1024
 _OBJECT_LIST = dict(type="list", elements="dict", default=[])
 ARGSPEC = merge(CONNECTION, JOURNAL, dict(
     remotes=dict(type="list", elements="str"),
-    **{f"{kind}s": _OBJECT_LIST for kind in KIND_ORDER},
+    **{list_option(kind): _OBJECT_LIST for kind in KIND_ORDER},
     remote_objects=dict(type="dict", default={}),
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     allow_pending=dict(type="bool", default=False),
@@ -59,7 +60,7 @@ class ActionModule(SdnAction):
     BYPASS_HOST_LOOP = True  # one run for the whole play batch, like add_host
     # Each remote's objects, like its connection settings, are the task's arguments templated with
     # that host's variables (a group's own zones, the role's variables of each host).
-    PER_HOST = tuple(f"{kind}s" for kind in KIND_ORDER)
+    PER_HOST = tuple(list_option(kind) for kind in KIND_ORDER)
 
     async def execute(self, args: dict) -> dict:
         hosts = args["remotes"] or list(self.task_vars.get("ansible_play_batch") or [self.host])
@@ -157,17 +158,17 @@ class ActionModule(SdnAction):
 
     def _objects_for(self, args: dict, host: str) -> list[DesiredObject]:
         own = args["remote_objects"].get(host) or {}
-        unknown = set(own) - {f"{kind}s" for kind in KIND_ORDER}
+        unknown = set(own) - {list_option(kind) for kind in KIND_ORDER}
         if unknown:
             raise InvalidInput({f"remote_objects.{host}": f"unknown key(s) {', '.join(sorted(unknown))}; "
-                                                          f"use {', '.join(f'{kind}s' for kind in KIND_ORDER)}"})
+                                                          f"use {', '.join(list_option(kind) for kind in KIND_ORDER)}"})
         shared = self.host_settings(args).args_for(host, self.PER_HOST)
         objects = []
         for kind in KIND_ORDER:
-            items = shared[f"{kind}s"]
+            items = shared[list_option(kind)]
             if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-                raise InvalidInput({f"{kind}s": f"must be a list of dicts for {host} (got {items!r})"})
-            for item in list(items) + list(own.get(f"{kind}s") or []):
+                raise InvalidInput({list_option(kind): f"must be a list of dicts for {host} (got {items!r})"})
+            for item in list(items) + list(own.get(list_option(kind)) or []):
                 options = {k: v for k, v in item.items() if k not in ("state", "purge")}
                 objects.append(DesiredObject(kind, options, item.get("state", "present"), bool(item.get("purge", False))))
         return objects

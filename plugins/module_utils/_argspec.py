@@ -170,6 +170,26 @@ ROUTE_MAP_OPTIONS = dict(
     )),
 )
 
+# IPAM and DNS plugins (pve-sdn-api.md §6.5); their secrets are no_log.
+IPAM_OPTIONS = dict(
+    ipam=dict(type="str", required=True),
+    type=dict(type="str", choices=["netbox", "phpipam", "pve"]),
+    url=dict(type="str"),
+    token=dict(type="str", no_log=True),
+    section=dict(type="int"),
+    fingerprint=dict(type="str", no_log=False),
+)
+
+DNS_OPTIONS = dict(
+    dns=dict(type="str", required=True),
+    type=dict(type="str", choices=["powerdns"]),
+    url=dict(type="str"),
+    key=dict(type="str", no_log=True),
+    ttl=dict(type="int"),
+    reversemaskv6=dict(type="int"),
+    fingerprint=dict(type="str", no_log=False),
+)
+
 # What every object module adds to its properties.
 OBJECT_STATE = dict(
     state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -178,7 +198,7 @@ OBJECT_STATE = dict(
 
 OBJECT_OPTIONS = dict(zone=ZONE_OPTIONS, vnet=VNET_OPTIONS, subnet=SUBNET_OPTIONS, controller=CONTROLLER_OPTIONS,
                       fabric=FABRIC_OPTIONS, fabric_node=FABRIC_NODE_OPTIONS, prefix_list=PREFIX_LIST_OPTIONS,
-                      route_map=ROUTE_MAP_OPTIONS)
+                      route_map=ROUTE_MAP_OPTIONS, ipam=IPAM_OPTIONS, dns=DNS_OPTIONS)
 # A route map is the whole of its entries, so it has no options to purge.
 _STATE_ONLY = dict(state=OBJECT_STATE["state"])
 

@@ -15,6 +15,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import (
     KINDS,
     SUBNET,
     VNET,
+    Plan,
     ResourceKind,
     apply,
     complete_from_current,
@@ -25,10 +26,11 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Live
 
 async def run_object_task(client, kind_name: str, options: Mapping[str, Any], *, state: str,
                           purge: bool, lock_token: Optional[str], check_mode: bool, reader=None,
-                          on_write: Optional[Callable[[], None]] = None) -> dict:
+                          on_write: Optional[Callable[[Plan], None]] = None) -> dict:
     """`reader` reads the remote's objects (_snapshot.py); by default, live, one GET each.
-    `on_write` is called just before a write is sent: a transaction records that the remote may
-    now hold its changes, so that a run killed during the write is rolled back, not just released."""
+    `on_write` is called with the plan just before a write is sent: a transaction records that the
+    remote may now hold its changes, so that a run killed during the write is rolled back, not just
+    released (and, for a kind PVE's rollback does not cover, how to undo it: _undo.py)."""
     kind = KINDS[kind_name]
     reader = reader or LiveReader(client)
     if on_write is not None:
@@ -83,7 +85,7 @@ def _inherited_type(kind: ResourceKind, given: Mapping[str, Any], referenced) ->
 
 async def _apply(client, reader, the_plan, lock_token: Optional[str], check_mode: bool) -> dict:
     if the_plan.changed and not check_mode and reader.on_write is not None:
-        reader.on_write()
+        reader.on_write(the_plan)
     result = await apply(client, the_plan, lock_token, check_mode)
     if the_plan.changed and (not check_mode or reader.simulates):
         reader.wrote(the_plan.kind, str(the_plan.object_id), the_plan.parent, the_plan.model)

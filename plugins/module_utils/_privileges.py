@@ -42,6 +42,9 @@ def for_change(kind: str, action: str, object_id: str, *, zone: Optional[str] = 
         return []
     if kind == "controller":
         return [("/sdn/controllers", ALLOCATE)]
+    if kind in ("ipam", "dns"):
+        # Ipams.pm and Dns.pm check every write on the collection's path.
+        return [(f"/sdn/{kind}s" if kind == "ipam" else "/sdn/dns", ALLOCATE)]
     if kind == "zone":
         return [("/sdn/zones", ALLOCATE) if action == "create" else (f"/sdn/zones/{object_id}", ALLOCATE)]
     if kind == "vnet":

@@ -13,7 +13,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import HOLDIN
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 
 # What the journal keeps of a remote, besides its connection settings' public fields.
-RECORDED = ("phase", "token", "identity", "allow_pending", "error", "recovery", "unwind", "apply", "by")
+RECORDED = ("phase", "token", "identity", "allow_pending", "error", "recovery", "unwind", "apply", "by", "undo")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class Remote:
     preview: Optional[dict] = None  # what each node would get (steps.preview)
     revert: Optional[dict] = None  # what on_apply_failure=revert did (_revert.outcome)
     revert_error: Optional[str] = None  # why the revert could not look at this remote
+    # The writes PVE's rollback does not undo (IPAM and DNS plugins), and how to undo each (_undo.py);
+    # they hold the plugins' secrets, so they go to the journal (0600) but never to a report.
+    undo: list[dict] = field(default_factory=list)
     client: Any = None
     # Called with (remote, changed fields) whenever the remote changes phase: the journal's pen.
     on_change: Optional[Callable[[Remote, dict], None]] = field(default=None, repr=False, compare=False)
@@ -98,7 +101,7 @@ class Remote:
         return cls(host, settings, phase=phase, token=entry.get("token"), identity=entry.get("identity"),
                    allow_pending=bool(entry.get("allow_pending")), changed=phase in (Phase.CHANGED, Phase.FAILED),
                    error=entry.get("error"), apply=entry.get("apply"), results=list(entry.get("results") or []),
-                   **fields)
+                   undo=list(entry.get("undo") or []), **fields)
 
     def record(self) -> dict:
         """The journal's entry of this remote (its token included: the journal is 0600). Fields

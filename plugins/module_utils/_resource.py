@@ -33,6 +33,13 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._models._fabrics impo
     parse_fabric,
     parse_fabric_node,
 )
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._plugins import (
+    SECRET_CHANGED,
+    dns_from_wire,
+    ipam_from_wire,
+    parse_dns,
+    parse_ipam,
+)
 from ansible_collections.pvefleet.sdn.plugins.module_utils._models._routing import (
     RouteMapEntry,
     parse_prefix_list,
@@ -131,6 +138,10 @@ class ResourceKind:
     # that of each option added later.
     since: Optional[tuple[int, int]] = None
     options_since: Mapping[str, tuple[int, int]] = field(default_factory=dict, hash=False, compare=False)
+    # Not part of SDN's pending configuration (IPAM and DNS plugins, pve-sdn-api.md §6.5): a write
+    # takes effect at once and PVE's rollback does not undo it, so a transaction undoes it itself
+    # (steps.undo_immediate). Such a kind has one view only: its GET takes no running/pending.
+    immediate: bool = False
 
     def release_needed(self, options: Mapping[str, Any]) -> Optional[tuple[tuple[int, int], str]]:
         """The newest release the given options need, and what needs it ("the option route_map_in needs")."""
@@ -229,8 +240,12 @@ ROUTE_MAP = ResourceKind("route_map", "/cluster/sdn/route-maps/entries", parse_r
                          write=_write_route_map, since=_PVE_9_2,
                          always_required=(("entries", "a route map needs at least one entry (PVE has no empty "
                                                       "route map); use state=absent to remove it"),))
+# GET one IPAM or DNS plugin needs SDN.Allocate, listing them SDN.Audit (Ipams.pm, Dns.pm).
+IPAM = ResourceKind("ipam", "/cluster/sdn/ipams", parse_ipam, ipam_from_wire, read_by_listing=True,
+                    type_option="type", immediate=True)
+DNS = ResourceKind("dns", "/cluster/sdn/dns", parse_dns, dns_from_wire, read_by_listing=True, immediate=True)
 KINDS: Mapping[str, ResourceKind] = {kind.name: kind for kind in (
-    ZONE, VNET, SUBNET, CONTROLLER, FABRIC, FABRIC_NODE, PREFIX_LIST, ROUTE_MAP)}
+    ZONE, VNET, SUBNET, CONTROLLER, FABRIC, FABRIC_NODE, PREFIX_LIST, ROUTE_MAP, IPAM, DNS)}
 
 
 @dataclass(frozen=True)
@@ -269,6 +284,8 @@ async def read(client: SdnClient, kind: ResourceKind, object_id: str,
     """
     if view not in _VIEW_PARAMS:
         raise ValueError(f"unknown view {view!r}; use one of {', '.join(_VIEW_PARAMS)}")
+    if kind.immediate:
+        view = "pending-file"  # the config file is all there is
     if kind.read_by_listing:
         items = await listing(client, kind, kind.collection_path(parent), _VIEW_PARAMS[view])
         data = kind.by_id(items).get(object_id)
@@ -359,6 +376,8 @@ class Plan:
     digest: Optional[str] = None
     # The object as it will be in the pending config once the plan is carried out (None: absent).
     model: Optional[SdnObject] = None
+    # The object as the remote has it now (None: absent): what undoes an immediate kind's write.
+    previous: Optional[SdnObject] = None
 
     @property
     def changed(self) -> bool:
@@ -396,7 +415,7 @@ def plan(kind: ResourceKind, desired: Optional[SdnObject], current: Optional[Rem
     if desired is None:
         if current is None:
             return Plan(kind, "none", object_id, parent)
-        return Plan(kind, "delete", object_id, parent, before=current.model.user_view())
+        return Plan(kind, "delete", object_id, parent, before=current.model.user_view(), previous=current.model)
 
     if current is None:
         _check_whole(kind, desired, referenced)
@@ -413,9 +432,13 @@ def plan(kind: ResourceKind, desired: Optional[SdnObject], current: Optional[Rem
                     digest=current.digest, model=current.model)
     after = _merged(desired, current.model, change_set.updates, change_set.deletes)
     _check_whole(kind, after, referenced)
+    after_view = after.user_view()
+    for name in getattr(after, "SECRETS", ()):
+        if after.wire_name(name) in change_set.updates:
+            after_view[name] = SECRET_CHANGED  # the diff says a secret changes, never what it was or is
     return Plan(kind, "update", object_id, parent, changes=change_set.updates,
-                delete_keys=change_set.deletes, before=before, after=after.user_view(),
-                digest=current.digest, model=after)
+                delete_keys=change_set.deletes, before=before, after=after_view,
+                digest=current.digest, model=after, previous=current.model)
 
 
 def _merged(desired: SdnObject, current: SdnObject, updates: Mapping[str, Any],

@@ -28,9 +28,11 @@ REVERTED, FAILED, NOT_COMMITTED, CHANGED_SINCE = "reverted", "revert_failed", "n
 def inverse_objects(remote: Remote) -> list[DesiredObject]:
     """The objects that undo what the transaction changed on this remote, in no particular order
     (the revert's engine orders them so that references resolve)."""
-    inverse = []
+    inverse = _inverse_of_immediate(remote.undo)
     for result in remote.results:
         kind = KINDS[result["kind"]]
+        if kind.immediate:
+            continue  # undone from its undo record: the result's diff hides the secrets
         before, after = result["diff"]["before"], result["diff"]["after"]
         if result["action"] == "create":
             names = {kind.id_option: after.get(kind.id_option)}
@@ -45,13 +47,26 @@ def inverse_objects(remote: Remote) -> list[DesiredObject]:
     return inverse
 
 
+def _inverse_of_immediate(records: list[dict]) -> list[DesiredObject]:
+    """The IPAM and DNS plugins as they were, from the records made before each write (_undo.py)."""
+    inverse = []
+    for record in records:
+        kind = KINDS[record["kind"]]
+        if record["action"] == "create":
+            inverse.append(DesiredObject(kind.name, {kind.id_option: record["id"]}, state="absent"))
+        else:
+            options = kind.from_wire(record["restore"]).specified()
+            inverse.append(DesiredObject(kind.name, options, purge=record["action"] == "update"))
+    return inverse
+
+
 async def changed_since(remote: Remote) -> list[str]:
     """The objects whose running configuration is no longer what this transaction committed."""
     moved = []
     for result in remote.results:
-        if result["action"] == "none":
-            continue
         kind = KINDS[result["kind"]]
+        if result["action"] == "none" or kind.immediate:
+            continue  # a plugin has no running configuration to compare with
         parent = result.get(kind.parent) if kind.parent else None
         running = await read(remote.client, kind, str(result["id"]), parent, view="running")
         after = result["diff"]["after"]

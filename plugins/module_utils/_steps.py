@@ -28,6 +28,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import Remote
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._tasks import Upid
+from ansible_collections.pvefleet.sdn.plugins.module_utils._undo import describe, undo_hint, undo_immediate
 
 # The first Proxmox VE release with the SDN lock API (pve-network 1.1.3, pve-sdn-api.md §1).
 LOCK_API_MAJOR = 9
@@ -296,7 +297,7 @@ async def unwind(remote: Remote, cause: Optional[str] = None) -> None:
                          recovery="our lock had been released by someone else before we wrote anything")
         else:
             remote.enter(Phase.LOCK_LOST, token=None, error=remote.error or cause or "our lock is gone",
-                         recovery=LOCK_GONE)
+                         recovery=_with_undo(remote, LOCK_GONE))
         return
     await _roll_back_held(remote, session, cause)
 
@@ -310,14 +311,26 @@ async def unwind_plan(remote: Remote) -> None:
 
 
 async def _roll_back_held(remote: Remote, session: LockSession, cause: Optional[str]) -> None:
-    """Roll back and release with our token; if the rollback fails, at least release the lock."""
+    """Undo what PVE's rollback does not cover (_undo.py), then roll back and release with our token;
+    if the rollback fails, at least release the lock."""
     errors: list[str] = []
+    undone: dict = {}
+    if remote.undo:
+        undo_errors = await undo_immediate(remote.client, remote.undo, remote.token)
+        if undo_errors:
+            remote.error = remote.error or cause
+            remote.recovery = undo_hint(remote.undo)
+            undone = {"undo_errors": undo_errors}
+        else:
+            undone = {"undone": [describe(record) for record in reversed(remote.undo)]}
+            remote.enter(remote.phase, undo=[])
     try:
         await session.rollback(remote.token, release=True)
-        remote.enter(Phase.ROLLED_BACK, token=None, unwind={"state": str(Phase.ROLLED_BACK), "ok": True}, recovery=None)
+        remote.enter(Phase.ROLLED_BACK, token=None, recovery=remote.recovery if undone.get("undo_errors") else None,
+                     unwind={"state": str(Phase.ROLLED_BACK), "ok": not undone.get("undo_errors"), **undone})
         return
     except LockTokenError as exc:
-        remote.enter(Phase.LOCK_LOST, token=None, error=remote.error or cause, recovery=TAKEN_OVER,
+        remote.enter(Phase.LOCK_LOST, token=None, error=remote.error or cause, recovery=_with_undo(remote, TAKEN_OVER),
                      unwind={"state": str(Phase.LOCK_LOST), "ok": False, "errors": [f"rollback failed: {exc}"]})
         return
     except PveFleetError as exc:
@@ -327,12 +340,17 @@ async def _roll_back_held(remote: Remote, session: LockSession, cause: Optional[
     except PveFleetError as exc:
         errors.append(f"release failed: {exc}")
         remote.enter(Phase.STUCK, error=remote.error or cause, unwind={"state": str(Phase.STUCK), "ok": False, "errors": errors},
-                     recovery=f"the remote may still be locked and have pending changes; {FORCE_RELEASE_HINT}; "
-                              f"then {ROLLBACK_HINT}")
+                     recovery=_with_undo(remote, f"the remote may still be locked and have pending changes; "
+                                                 f"{FORCE_RELEASE_HINT}; then {ROLLBACK_HINT}"))
         return
     remote.enter(Phase.STUCK, token=None, error=remote.error or cause,
                  unwind={"state": "released", "ok": False, "errors": errors},
-                 recovery=f"the lock is free but our pending changes were kept; {ROLLBACK_HINT}")
+                 recovery=_with_undo(remote, f"the lock is free but our pending changes were kept; {ROLLBACK_HINT}"))
+
+
+def _with_undo(remote: Remote, recovery: str) -> str:
+    """A recovery that also names the plugin writes left to undo by hand (_undo.py)."""
+    return f"{recovery}; {undo_hint(remote.undo)}" if remote.undo else recovery
 
 
 def _text(exc: BaseException) -> str:

@@ -39,6 +39,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import ACTIVE
 from ansible_collections.pvefleet.sdn.plugins.module_utils._remote import DesiredObject, Remote
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._snapshot import Snapshot, snapshot_scope
+from ansible_collections.pvefleet.sdn.plugins.module_utils._undo import undo_record
 
 try:
     import resource
@@ -55,15 +56,21 @@ DEFAULT_CONCURRENCY = 256
 OPEN_FILES_PER_REMOTE = 2
 OPEN_FILES_SPARE = 64
 # Changes are made in this order, removals in the reverse one, so references always resolve:
-# route maps match prefix lists, controllers name route maps and fabrics, zones name controllers
-# and fabrics (a vxlan zone's `fabric`), vnets their zone, subnets their vnet.
-KIND_ORDER = ("prefix_list", "route_map", "fabric", "fabric_node", "controller", "zone", "vnet", "subnet")
+# zones name IPAM and DNS plugins (which PVE writes at once: first in, last out), route maps match
+# prefix lists, controllers name route maps and fabrics, zones name controllers and fabrics (a vxlan
+# zone's `fabric`), vnets their zone, subnets their vnet.
+KIND_ORDER = ("ipam", "dns", "prefix_list", "route_map", "fabric", "fabric_node", "controller", "zone", "vnet", "subnet")
+
+
+def list_option(kind: str) -> str:
+    """The sdn_transaction option (and role variable suffix) that lists a kind's objects."""
+    return "dns_plugins" if kind == "dns" else f"{kind}s"
 # How often a running phase tells its progress, even when no remote ended meanwhile.
 HEARTBEAT_SECONDS = 1.0
 # Between two tries to take every lock while another client holds one (lock_wait), seconds.
 LOCK_RETRY_SECONDS = (0.5, 2.0)
 
-__all__ = ["DEFAULT_CONCURRENCY", "KIND_ORDER", "DesiredObject", "FleetTransaction", "Remote", "run_phase"]
+__all__ = ["DEFAULT_CONCURRENCY", "KIND_ORDER", "DesiredObject", "FleetTransaction", "Remote", "list_option", "run_phase"]
 
 
 def fleet_client(settings: ConnectionSettings, identity: Optional[dict] = None) -> PveClient:
@@ -499,12 +506,15 @@ class FleetTransaction:
     async def _change_one(self, remote: Remote) -> None:
         remote.results, remote.changed = [], False
 
-        def writing() -> None:
+        def writing(the_plan) -> None:
             # Before the first write leaves (on disk within JOURNAL_FLUSH_SECONDS; an unwind
             # rolls back a remote still `locked` anyway, unless allow_pending: see steps.unwind).
-            if not remote.changed:
-                remote.changed = True
+            undo = undo_record(the_plan)
+            if undo is not None:
+                remote.enter(Phase.CHANGED, undo=[*remote.undo, undo])
+            elif not remote.changed:
                 remote.enter(Phase.CHANGED)
+            remote.changed = True
 
         reader = None
         for obj in remote.objects:

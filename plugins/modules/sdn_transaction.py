@@ -20,9 +20,12 @@ description:
   - 3. locks the SDN configuration of every remote - the first remote of a fixed order (by address) alone, then
     the others at once, so that of two transactions over the same remotes started together exactly one goes on;
     if one lock fails, the locks taken are released (and with O(lock_wait), taken again later);
-  - 4. creates, updates or removes the objects on every remote (prefix lists, route maps, fabrics, fabric nodes,
-    controllers, zones, vnets, subnets in that order, so that what an object names exists before it; removals in the
-    reverse order); if anything fails, every remote is rolled back and released;
+  - 4. creates, updates or removes the objects on every remote (IPAM plugins, DNS plugins, prefix lists, route maps,
+    fabrics, fabric nodes, controllers, zones, vnets, subnets in that order, so that what an object names exists
+    before it; removals in the reverse order); if anything fails, every remote is rolled back and released. IPAM and
+    DNS plugins are written at once by Proxmox VE, not into the pending configuration, so its rollback does not undo
+    them; the transaction records how to undo each before writing it and, when it rolls back, undoes them itself
+    (listed under C(unwind.undone)), still under the lock;
   - 5. checks that every lock is still held by this transaction (Proxmox VE accepts any token while no lock is
     held, so a lock force-released meanwhile would otherwise go unnoticed); if not, every remote is rolled back;
   - 6. applies on every remote, follows every reload task and checks every node's zone status (Proxmox VE's
@@ -49,6 +52,22 @@ options:
       - Every name must be an inventory host.
     type: list
     elements: str
+  ipams:
+    description:
+      - IPAM plugins for every remote, each a dict of M(pvefleet.sdn.sdn_ipam) options plus C(state) and C(purge).
+      - Not covered by Proxmox VE's rollback (see step 4); undone by compensating writes when the transaction rolls
+        back.
+    type: list
+    elements: dict
+    default: []
+  dns_plugins:
+    description:
+      - DNS plugins for every remote, each a dict of M(pvefleet.sdn.sdn_dns) options plus C(state) and C(purge).
+      - Not covered by Proxmox VE's rollback (see step 4); undone by compensating writes when the transaction rolls
+        back.
+    type: list
+    elements: dict
+    default: []
   prefix_lists:
     description:
       - Prefix lists for every remote (Proxmox VE 9.2 or newer), each a dict of M(pvefleet.sdn.sdn_prefix_list) options
@@ -97,8 +116,8 @@ options:
     default: []
   remote_objects:
     description:
-      - Objects for single remotes, keyed by inventory host; each value a dict with the keys C(prefix_lists),
-        C(route_maps), C(fabrics), C(fabric_nodes), C(controllers), C(zones), C(vnets) and C(subnets), added to the
+      - Objects for single remotes, keyed by inventory host; each value a dict with the keys C(ipams),
+        C(dns_plugins), C(prefix_lists), C(route_maps), C(fabrics), C(fabric_nodes), C(controllers), C(zones), C(vnets) and C(subnets), added to the
         objects for every remote (a fabric node's addresses differ from remote to remote, for instance).
       - Every key must be a remote of the transaction. An object given twice (here and for every remote) must be
         given alike.

@@ -7,6 +7,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveCli
 from ansible_collections.pvefleet.sdn.plugins.module_utils._object_task import run_object_task
 from ansible_collections.pvefleet.sdn.plugins.module_utils._phases import HOLDING, Phase
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import KINDS
+from ansible_collections.pvefleet.sdn.plugins.module_utils._undo import undo_record
 from ansible_collections.pvefleet.sdn.plugins.plugin_utils._transaction_action import TransactionAction
 
 
@@ -26,9 +27,12 @@ class ObjectAction(TransactionAction):
         in_transaction = entry.get("phase") in HOLDING and not args.get("lock_token") and not self.check_mode
         options = {name: args.get(name) for name in self.OPTIONS}
 
-        def writing() -> None:
+        def writing(the_plan) -> None:
             # Recorded before the write leaves: a run stopped during it is rolled back, not only released.
-            if entry.get("phase") != Phase.CHANGED:
+            undo = undo_record(the_plan)
+            if undo is not None:
+                entry.update(journal.update(self.host, phase=Phase.CHANGED, undo=[*(entry.get("undo") or []), undo]))
+            elif entry.get("phase") != Phase.CHANGED:
                 entry.update(journal.update(self.host, phase=Phase.CHANGED))
 
         try:

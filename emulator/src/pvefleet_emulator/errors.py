@@ -50,9 +50,10 @@ _PERL_LINES = {
 }
 
 
-def perl_die(text: str, module: str) -> Die:
-    """A die whose text has no trailing newline: Perl adds where it happened."""
-    return Die(f"{text} at /usr/share/perl5/PVE/{module} line {_PERL_LINES.get(module, 100)}.\n")
+def perl_die(text: str, module: str, line: Optional[int] = None) -> Die:
+    """A die whose text has no trailing newline: Perl adds where it happened (`line`, where a
+    module has several such dies, else the module's line of _PERL_LINES)."""
+    return Die(f"{text} at /usr/share/perl5/PVE/{module} line {line or _PERL_LINES.get(module, 100)}.\n")
 
 
 def with_prefix(prefix: str, error: ApiError) -> Die:

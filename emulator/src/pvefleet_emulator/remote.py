@@ -11,7 +11,7 @@ from pvefleet_emulator import auth
 from pvefleet_emulator.access import AccessConfig, AccessSetup, apply_setup, start_config
 from pvefleet_emulator.certs import ensure_certificate, fingerprint
 from pvefleet_emulator.faults import Faults
-from pvefleet_emulator.ipam import IpamDb
+from pvefleet_emulator.ipam import MAC_CACHE_FILE, STATE_FILE, IpamDb, MacCache
 from pvefleet_emulator.lock import new_token
 from pvefleet_emulator.net import ConnectionCounts
 from pvefleet_emulator.node_reload import node_state
@@ -62,7 +62,9 @@ class Remote:
             self.access = AccessConfig.from_dict(saved)
             apply_setup(self.access, settings.access, self._secrets)
         self.config: SdnConfig = self.files.load_config()
-        self.ipam = IpamDb(self.files.load_json("priv/ipam.db"))
+        # The pve IPAM's state file and the MAC cache (ipam.py), outside the pending model.
+        self.ipam = IpamDb(self.files.load_json(STATE_FILE))
+        self.mac_cache = MacCache(self.files.load_json(MAC_CACHE_FILE))
         self.tasks = TaskBook(self.nodes)
         self.tasks.load(self.files.load_json("tasks.json") or [], time.time())
         self.faults = Faults(latency_ms=settings.latency_ms)
@@ -97,7 +99,8 @@ class Remote:
 
     def persist(self) -> None:
         self.files.save_config(self.config)
-        self.files.save_json("priv/ipam.db", self.ipam.to_dict(), private=True)
+        self.files.save_json(STATE_FILE, self.ipam.to_dict())
+        self.files.save_json(MAC_CACHE_FILE, self.mac_cache.to_dict())
 
     def save_tasks(self) -> None:
         self.files.save_json("tasks.json", self.tasks.to_list())
@@ -125,6 +128,7 @@ class Remote:
             self.reset_access()
         self.config = SdnConfig()
         self.ipam = IpamDb()
+        self.mac_cache = MacCache()
         self.tasks.clear()
         self.issued_lock_tokens.clear()
         self.requests.clear()
@@ -157,7 +161,8 @@ class Remote:
             "tasks": [task.list_item(now) | {"status": "stopped" if task.stopped(now) else "running",
                                              "exitstatus": task.exitstatus if task.stopped(now) else None}
                       for task in sorted(self.tasks.tasks.values(), key=lambda t: t.start)],
-            "ipam_db": self.ipam.to_dict(),
+            "ipam_db": self.ipam.to_dict(),  # sdn/pve-ipam-state.json as PVE keeps it
+            "mac_cache": self.mac_cache.to_dict(),
             "faults": self.faults.describe(),
             "connections": self.connections.describe(),
             "requests_answered": self.requests.answered,

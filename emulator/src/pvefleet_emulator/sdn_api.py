@@ -7,10 +7,10 @@ vnet and subnet calls) raises here without an operation prefix; everything insid
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Optional
+from collections.abc import Awaitable, Callable
+from typing import Optional
 
-from pvefleet_emulator import routing_policy
+from pvefleet_emulator import ipam, routing_policy
 from pvefleet_emulator import sdn_rules as rules
 from pvefleet_emulator.dry_run import answer as dry_run_answer
 from pvefleet_emulator.errors import Die, ParamError, perl_die
@@ -273,11 +273,11 @@ for _kind in (ZONES, CONTROLLERS, IPAMS, DNS):
 
 @route("GET", "/cluster/sdn/ipams/{ipam}/status")
 async def ipam_status(call: Call) -> list[dict]:
-    """Ipams.pm ipamindex: only the entries of vnets with SDN.Audit or SDN.Allocate on
-    /sdn/zones/<zone>/<vnet>."""
+    """Ipams.pm ipamindex (entries: ipam.py status_entries): only the entries of vnets with
+    SDN.Audit or SDN.Allocate on /sdn/zones/<zone>/<vnet>."""
     if call.params["ipam"] != "pve":
-        raise Die("Currently only PVE IPAM is supported!\n")
-    entries = call.remote.ipam.status()
+        raise perl_die("Currently only PVE IPAM is supported!", "API2/Network/SDN/Ipams.pm", 319)
+    entries = ipam.status_entries(call.remote)
     if call.unrestricted:
         return entries
     return [entry for entry in entries if call.may(f"/sdn/zones/{entry['zone']}/{entry['vnet']}", READ_PRIVS)]
@@ -432,10 +432,10 @@ async def subnet_create(call: Call) -> None:
         if object_id in cfg.pending["subnets"]:
             raise Die(f"sdn subnet object ID '{object_id}' already defined\n")
         rules.check_subnet(cfg, object_id, section)
+        ipam.subnet_written(remote, ipam.pending_zone_of_vnet(cfg, vnet_id), object_id, section, None)
         cfg.pending["subnets"][object_id] = section
-        _register_in_ipam(remote, object_id, section)
 
-    return await locked(remote, "create sdn subnet object failed", params.get("lock-token"), work)
+    return await _keeping_ipam(remote, locked(remote, "create sdn subnet object failed", params.get("lock-token"), work))
 
 
 @route("PUT", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
@@ -454,10 +454,10 @@ async def subnet_update(call: Call) -> None:
         changes = {k: v for k, v in params.items() if k not in ("subnet", "vnet", *_UPDATE_CONTROL_KEYS)}
         section = rules.updated(old, changes, params.get("delete"), rules.SUBNET_OPTIONS)
         rules.check_subnet(cfg, object_id, section)
+        ipam.subnet_written(remote, ipam.pending_zone_of_vnet(cfg, params["vnet"]), object_id, section, old)
         cfg.pending["subnets"][object_id] = section
-        _register_in_ipam(remote, object_id, section)
 
-    return await locked(remote, "update sdn subnet object failed", params.get("lock-token"), work)
+    return await _keeping_ipam(remote, locked(remote, "update sdn subnet object failed", params.get("lock-token"), work))
 
 
 @route("DELETE", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}")
@@ -467,28 +467,20 @@ async def subnet_delete(call: Call) -> None:
     object_id = _subnet_ref(zone_id, params["subnet"])
 
     def work() -> None:
-        # An unknown subnet is no error: the delete is a no-op (§6 "Exception").
-        section = remote.config.pending["subnets"].pop(object_id, None)
-        if section is not None and _ipam_of(remote, object_id):
-            remote.ipam.remove_subnet(*_zone_and_cidr(object_id))
+        # An unknown subnet is no error in a zone without IPAM: the delete is a no-op (§6
+        # "Exception"); with the pve IPAM, Subnets.pm del_subnet fails for it (ipam.py).
+        cfg = remote.config
+        section = cfg.pending["subnets"].get(object_id)
+        ipam.subnet_deleted(remote, ipam.pending_zone_of_vnet(cfg, params["vnet"]), object_id, section)
+        cfg.pending["subnets"].pop(object_id, None)
 
-    return await locked(remote, "delete sdn subnet object failed", params.get("lock-token"), work)
-
-
-def _zone_and_cidr(object_id: str) -> tuple[str, str]:
-    zone, network, mask = subnet_id_parts(object_id) or ("", "", "")
-    return zone, f"{network}/{mask}"
+    return await _keeping_ipam(remote, locked(remote, "delete sdn subnet object failed", params.get("lock-token"), work))
 
 
-def _ipam_of(remote: Remote, object_id: str) -> bool:
-    """Whether the subnet's zone uses the built-in pve IPAM (the one the emulator keeps)."""
-    zone = remote.config.pending["zones"].get(_zone_and_cidr(object_id)[0], {})
-    ipam = remote.config.pending["ipams"].get(zone.get("ipam") or "", {})
-    return ipam.get("type") == "pve"
-
-
-def _register_in_ipam(remote: Remote, object_id: str, section: dict[str, Any]) -> None:
-    """The immediate IPAM side effect of subnet writes, outside the pending model."""
-    if _ipam_of(remote, object_id):
-        zone, cidr = _zone_and_cidr(object_id)
-        remote.ipam.add_subnet(zone, cidr, section["vnet"], section.get("gateway"))
+async def _keeping_ipam(remote: Remote, write: Awaitable[None]) -> None:
+    """A subnet write whose IPAM side may have changed the state file before an error (PVEPlugin.pm
+    writes it at once): saved whatever the outcome."""
+    try:
+        return await write
+    finally:
+        remote.persist()

@@ -8,7 +8,8 @@
     <state-dir>/<remote>/priv/credentials.json                                 password, token secret, ticket key
     <state-dir>/<remote>/priv/access.json                                      users, tokens, groups, roles, ACL
                                                                                (once the control API changed them)
-    <state-dir>/<remote>/priv/ipam.db                                          the pve IPAM's entries
+    <state-dir>/<remote>/sdn/pve-ipam-state.json                               the pve IPAM's entries (ipam.py)
+    <state-dir>/<remote>/sdn/mac-cache.json                                    the MAC cache (ipam.py)
     <state-dir>/<remote>/local/pve-ssl.pem, pve-ssl.key                        certificate and key
     <state-dir>/<remote>/tasks.json                                            the task list
 

@@ -32,6 +32,8 @@ _TYPE_RULES = {
     "dict_type": "must be a mapping of options",
 }
 _GOT_LIMIT = 60
+# Options whose values are secrets (an IPAM's token, a DNS plugin's key): never quoted.
+NEVER_QUOTED = frozenset({"token", "key", "password"})
 
 
 def with_article(label: str) -> str:
@@ -63,6 +65,8 @@ def _describe(item: Mapping[str, Any], label: str, tagged: Mapping[str, str],
     kind = item.get("type", "")
     ctx = item.get("ctx") or {}
     field = _field_name(loc)
+    if field.rsplit(".", 1)[-1] in NEVER_QUOTED:
+        item = {**item, "input": None}
 
     cause = ctx.get("error")
     if isinstance(cause, RuleViolation):

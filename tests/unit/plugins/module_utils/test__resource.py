@@ -371,7 +371,8 @@ def test_controller_delete_path() -> None:
 
 
 def test_kind_table() -> None:
-    assert set(KINDS) == {"zone", "vnet", "subnet", "controller", "fabric", "fabric_node", "prefix_list", "route_map"}
+    assert set(KINDS) == {"zone", "vnet", "subnet", "controller", "fabric", "fabric_node", "prefix_list", "route_map",
+                          "ipam", "dns"}
     assert ZONE.item_path("z1") == "/cluster/sdn/zones/z1"
     assert VNET.collection_path() == "/cluster/sdn/vnets"
     assert SUBNET.item_path("z1-10.0.0.0-24", "v1") == "/cluster/sdn/vnets/v1/subnets/z1-10.0.0.0-24"
