@@ -209,6 +209,40 @@ def object_argument_spec(kind: str) -> dict:
     return merge(CONNECTION, LOCK_TOKEN, JOURNAL, state, OBJECT_OPTIONS[kind])
 
 
+# A vnet's IP mappings and firewall: written at once, outside the SDN lock (no lock token).
+VNET_IP_OPTIONS = dict(
+    vnet=dict(type="str", required=True),
+    zone=dict(type="str"),
+    ip=dict(type="str", required=True),
+    mac=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+)
+
+FIREWALL_RULE_OPTIONS = dict(
+    type=dict(type="str", default="forward", choices=["forward", "group"]),
+    action=dict(type="str", required=True),
+    enable=dict(type="bool", default=True),
+    comment=dict(type="str"),
+    source=dict(type="str"),
+    dest=dict(type="str"),
+    proto=dict(type="str"),
+    dport=dict(type="str"),
+    sport=dict(type="str"),
+    macro=dict(type="str"),
+    icmp_type=dict(type="str"),
+    log=dict(type="str", choices=["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog"]),
+)
+
+VNET_FIREWALL_OPTIONS = dict(
+    vnet=dict(type="str", required=True),
+    enable=dict(type="bool"),
+    policy_forward=dict(type="str", choices=["ACCEPT", "DROP"]),
+    log_level_forward=dict(type="str", choices=FIREWALL_RULE_OPTIONS["log"]["choices"]),
+    rules=dict(type="list", elements="dict", options=FIREWALL_RULE_OPTIONS),
+    exclusive=dict(type="bool", default=True),
+    match=dict(type="str", default="comment", choices=["comment", "rule"]),
+)
+
 INFO_OPTIONS = dict(
     view=dict(type="str", default="pending", choices=["pending", "running", "config"]),
     fabric_status=dict(type="bool", default=True),

@@ -61,14 +61,16 @@ OPEN_FILES_SPARE = 64
 # zone's `fabric`), vnets their zone, subnets their vnet.
 KIND_ORDER = ("ipam", "dns", "prefix_list", "route_map", "fabric", "fabric_node", "controller", "zone", "vnet", "subnet")
 
-
-def list_option(kind: str) -> str:
-    """The sdn_transaction option (and role variable suffix) that lists a kind's objects."""
-    return "dns_plugins" if kind == "dns" else f"{kind}s"
 # How often a running phase tells its progress, even when no remote ended meanwhile.
 HEARTBEAT_SECONDS = 1.0
 # Between two tries to take every lock while another client holds one (lock_wait), seconds.
 LOCK_RETRY_SECONDS = (0.5, 2.0)
+
+
+def list_option(kind: str) -> str:
+    """The sdn_transaction option (and role variable suffix) that lists a kind's objects."""
+    return "dns_plugins" if kind == "dns" else f"{kind}s"
+
 
 __all__ = ["DEFAULT_CONCURRENCY", "KIND_ORDER", "DesiredObject", "FleetTransaction", "Remote", "list_option", "run_phase"]
 
