@@ -736,6 +736,13 @@ def test_every_served_endpoint_is_covered_here():
         # Their checks are tested in test_node_status.py (they need a running evpn zone).
         ("GET", "/nodes/{node}/sdn/vnets/{vnet}"), ("GET", "/nodes/{node}/sdn/vnets/{vnet}/mac-vrf"),
         ("GET", "/nodes/{node}/sdn/zones/{zone}/ip-vrf"),
+        # The vnet firewall: its checks are tested in test_vnet_firewall.py.
+        ("GET", "/cluster/sdn/vnets/{vnet}/firewall"),
+        ("GET", "/cluster/sdn/vnets/{vnet}/firewall/options"), ("PUT", "/cluster/sdn/vnets/{vnet}/firewall/options"),
+        ("GET", "/cluster/sdn/vnets/{vnet}/firewall/rules"), ("POST", "/cluster/sdn/vnets/{vnet}/firewall/rules"),
+        ("GET", "/cluster/sdn/vnets/{vnet}/firewall/rules/{pos}"),
+        ("PUT", "/cluster/sdn/vnets/{vnet}/firewall/rules/{pos}"),
+        ("DELETE", "/cluster/sdn/vnets/{vnet}/firewall/rules/{pos}"),
         # The vnet IP mappings: their checks are tested in test_vnet_ips.py.
         ("POST", "/cluster/sdn/vnets/{vnet}/ips"), ("PUT", "/cluster/sdn/vnets/{vnet}/ips"),
         ("DELETE", "/cluster/sdn/vnets/{vnet}/ips"),

@@ -10,6 +10,7 @@ import signal
 
 from ansible.utils.display import Display
 
+from ansible_collections.pvefleet.sdn.plugins.module_utils._after_apply import AFTER_KINDS, AFTER_OPTIONS
 from ansible_collections.pvefleet.sdn.plugins.module_utils._argspec import CONNECTION, JOURNAL, merge
 from ansible_collections.pvefleet.sdn.plugins.module_utils._consistency import RULES, Inconsistent
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import InvalidInput
@@ -39,6 +40,7 @@ _OBJECT_LIST = dict(type="list", elements="dict", default=[])
 ARGSPEC = merge(CONNECTION, JOURNAL, dict(
     remotes=dict(type="list", elements="str"),
     **{list_option(kind): _OBJECT_LIST for kind in KIND_ORDER},
+    **{option: _OBJECT_LIST for option in AFTER_OPTIONS},
     remote_objects=dict(type="dict", default={}),
     concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
     allow_pending=dict(type="bool", default=False),
@@ -60,7 +62,7 @@ class ActionModule(SdnAction):
     BYPASS_HOST_LOOP = True  # one run for the whole play batch, like add_host
     # Each remote's objects, like its connection settings, are the task's arguments templated with
     # that host's variables (a group's own zones, the role's variables of each host).
-    PER_HOST = tuple(list_option(kind) for kind in KIND_ORDER)
+    PER_HOST = tuple(list_option(kind) for kind in KIND_ORDER) + AFTER_OPTIONS
 
     async def execute(self, args: dict) -> dict:
         hosts = args["remotes"] or list(self.task_vars.get("ansible_play_batch") or [self.host])
@@ -68,7 +70,8 @@ class ActionModule(SdnAction):
         self._check_hosts(args, hosts)
         if len(hosts) > 1:
             self.check_settings_derivable(args)
-        remotes = [Remote(host, self.connection_for(args, host), self._objects_for(args, host)) for host in hosts]
+        remotes = [Remote(host, self.connection_for(args, host), self._objects_for(args, host),
+                          after=self._after_for(args, host)) for host in hosts]
         journal = None
         if not self.check_mode:
             journal = Journal(journal_path(args["transaction"], args.get("journal_dir")))
@@ -156,22 +159,27 @@ class ActionModule(SdnAction):
         if errors:
             raise InvalidInput(errors)
 
-    def _objects_for(self, args: dict, host: str) -> list[DesiredObject]:
+    def _items_for(self, args: dict, host: str, option: str) -> list[dict]:
+        """The items of one list option for `host`: the shared ones (templated for it), then its own."""
         own = args["remote_objects"].get(host) or {}
-        unknown = set(own) - {list_option(kind) for kind in KIND_ORDER}
+        unknown = set(own) - set(self.PER_HOST)
         if unknown:
             raise InvalidInput({f"remote_objects.{host}": f"unknown key(s) {', '.join(sorted(unknown))}; "
-                                                          f"use {', '.join(list_option(kind) for kind in KIND_ORDER)}"})
-        shared = self.host_settings(args).args_for(host, self.PER_HOST)
-        objects = []
-        for kind in KIND_ORDER:
-            items = shared[list_option(kind)]
-            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-                raise InvalidInput({list_option(kind): f"must be a list of dicts for {host} (got {items!r})"})
-            for item in list(items) + list(own.get(list_option(kind)) or []):
-                options = {k: v for k, v in item.items() if k not in ("state", "purge")}
-                objects.append(DesiredObject(kind, options, item.get("state", "present"), bool(item.get("purge", False))))
-        return objects
+                                                          f"use {', '.join(self.PER_HOST)}"})
+        items = self.host_settings(args).args_for(host, self.PER_HOST)[option]
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise InvalidInput({option: f"must be a list of dicts for {host} (got {items!r})"})
+        return list(items) + list(own.get(option) or [])
+
+    def _objects_for(self, args: dict, host: str) -> list[DesiredObject]:
+        return [DesiredObject(kind, {k: v for k, v in item.items() if k not in ("state", "purge")},
+                              item.get("state", "present"), bool(item.get("purge", False)))
+                for kind in KIND_ORDER for item in self._items_for(args, host, list_option(kind))]
+
+    def _after_for(self, args: dict, host: str) -> list[tuple[str, dict]]:
+        """What is written after the apply, outside the lock (_after_apply.py)."""
+        return [(kind, dict(item)) for kind, spec in AFTER_KINDS.items()
+                for item in self._items_for(args, host, spec.option)]
 
 
 def _outcome(entry: dict) -> dict:

@@ -218,6 +218,9 @@ VNET_IP_OPTIONS = dict(
     state=dict(type="str", default="present", choices=["present", "absent"]),
 )
 
+# pve-firewall's log levels (rules and chain policies).
+LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog")
+
 FIREWALL_RULE_OPTIONS = dict(
     type=dict(type="str", default="forward", choices=["forward", "group"]),
     action=dict(type="str", required=True),
@@ -230,14 +233,14 @@ FIREWALL_RULE_OPTIONS = dict(
     sport=dict(type="str"),
     macro=dict(type="str"),
     icmp_type=dict(type="str"),
-    log=dict(type="str", choices=["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog"]),
+    log=dict(type="str", choices=list(LOG_LEVELS)),
 )
 
 VNET_FIREWALL_OPTIONS = dict(
     vnet=dict(type="str", required=True),
     enable=dict(type="bool"),
     policy_forward=dict(type="str", choices=["ACCEPT", "DROP"]),
-    log_level_forward=dict(type="str", choices=FIREWALL_RULE_OPTIONS["log"]["choices"]),
+    log_level_forward=dict(type="str", choices=list(LOG_LEVELS)),
     rules=dict(type="list", elements="dict", options=FIREWALL_RULE_OPTIONS),
     exclusive=dict(type="bool", default=True),
     match=dict(type="str", default="comment", choices=["comment", "rule"]),
@@ -246,4 +249,6 @@ VNET_FIREWALL_OPTIONS = dict(
 INFO_OPTIONS = dict(
     view=dict(type="str", default="pending", choices=["pending", "running", "config"]),
     fabric_status=dict(type="bool", default=True),
+    ipam_status=dict(type="bool", default=True),
+    firewall=dict(type="bool", default=True),
 )

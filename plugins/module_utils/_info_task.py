@@ -1,6 +1,7 @@
 # Private to pvefleet.sdn: not a public API.
-"""sdn_info: a remote's SDN objects in one view, its lock, what an apply would change, and the
-state of its fabrics on every node."""
+"""sdn_info: a remote's SDN objects in one view, its lock, what an apply would change, the state of
+its fabrics on every node, its IPAM and DNS plugins (secrets masked), the pve IPAM's entries and
+each applied vnet's firewall."""
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +16,7 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import (
 )
 from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiError
 from ansible_collections.pvefleet.sdn.plugins.module_utils._lock import LockSession
+from ansible_collections.pvefleet.sdn.plugins.module_utils._models._plugins import SECRET_OPTIONS, SECRET_SHOWN
 from ansible_collections.pvefleet.sdn.plugins.module_utils._resource import ROUTE_MAP
 
 # view option -> GET parameters (pve-sdn-objects.md §1.8)
@@ -35,10 +37,15 @@ async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
     subnet_lists = await asyncio.gather(*(
         client.get(f"/cluster/sdn/vnets/{urllib.parse.quote(v['vnet'])}/subnets", params=query)
         for v in found["vnets"] if v.get("state") != "deleted"))
-    lock, pending, fabric_status = await asyncio.gather(
+    lock, pending, fabric_status, ipams, dns, firewalls = await asyncio.gather(
         # In the pending view, what an apply would change is in the listings just read.
         LockSession(client).lock_state(), pending_objects(client, answers if view == "pending" else None),
-        _fabric_status(client, found["fabric_nodes"]) if params.get("fabric_status", True) else _nothing())
+        _fabric_status(client, found["fabric_nodes"]) if params.get("fabric_status", True) else _nothing(),
+        # Written at once, never pending: one view only (their GET takes no `pending` or `running`).
+        client.get("/cluster/sdn/ipams"), client.get("/cluster/sdn/dns"),
+        _firewalls(client) if params.get("firewall", True) else _nothing())
+    ipams = [_masked(item) for item in ipams or []]
+    ipam_status = await _ipam_status(client, ipams) if params.get("ipam_status", True) else []
     entries = found.pop("route_map_entries")
     return {
         "changed": False,
@@ -47,6 +54,10 @@ async def run_info_task(client, params: dict, check_mode: bool = False) -> dict:
         "subnets": [_without_digest(s) for subnets in subnet_lists for s in subnets or []],
         "route_maps": _route_maps(entries),
         "fabric_status": fabric_status,
+        "ipams": ipams,
+        "dns_plugins": [_masked(item) for item in dns or []],
+        "ipam_status": ipam_status,
+        "vnet_firewalls": firewalls,
         "lock": lock,
         "pending_changes": pending,
     }
@@ -79,6 +90,33 @@ async def _one_fabric_status(client, fabric: str, node: str) -> dict:
         return report
     report.update({what: answer or [] for what, answer in zip(FABRIC_STATUS, answers)})
     return report
+
+
+def _masked(item: dict) -> dict:
+    """A plugin as PVE lists it, its secrets (which PVE returns as stored) replaced."""
+    return {key: SECRET_SHOWN if key in SECRET_OPTIONS else value for key, value in _without_digest(item).items()}
+
+
+async def _ipam_status(client, ipams: list[dict]) -> list[dict]:
+    """The pve IPAM's entries, as `GET /cluster/sdn/ipams/pve/status` lists them: only for zones with
+    DHCP (Ipams.pm); PVE has no such listing for the other plugins."""
+    if not any(item.get("ipam") == "pve" for item in ipams):
+        return []
+    return await client.get("/cluster/sdn/ipams/pve/status") or []
+
+
+async def _firewalls(client) -> list[dict]:
+    """Each applied vnet's firewall options and rules: PVE reads them only for vnets in the running
+    configuration (pve-firewall's check_vnet_access)."""
+    vnets = sorted(item["vnet"] for item in await client.get("/cluster/sdn/vnets", params={"running": 1}) or [])
+
+    async def one(vnet: str) -> dict:
+        base = f"/cluster/sdn/vnets/{urllib.parse.quote(vnet, safe='')}/firewall"
+        options, rules = await asyncio.gather(client.get(f"{base}/options"), client.get(f"{base}/rules"))
+        return {"vnet": vnet, "options": _without_digest(options or {}),
+                "rules": [_without_digest(rule) for rule in rules or []]}
+
+    return list(await asyncio.gather(*(one(vnet) for vnet in vnets)))
 
 
 async def _nothing() -> list:

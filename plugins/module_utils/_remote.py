@@ -60,6 +60,11 @@ class Remote:
     # The writes PVE's rollback does not undo (IPAM and DNS plugins), and how to undo each (_undo.py);
     # they hold the plugins' secrets, so they go to the journal (0600) but never to a report.
     undo: list[dict] = field(default_factory=list)
+    # (kind, options) written after the apply, outside the lock (_after_apply.py); their results, or
+    # why they stopped (the SDN change stays applied).
+    after: list[tuple[str, dict]] = field(default_factory=list)
+    after_results: list[dict] = field(default_factory=list)
+    after_error: Optional[str] = None
     client: Any = None
     # Called with (remote, changed fields) whenever the remote changes phase: the journal's pen.
     on_change: Optional[Callable[[Remote, dict], None]] = field(default=None, repr=False, compare=False)
@@ -112,9 +117,10 @@ class Remote:
 
     def report(self) -> dict:
         """The result's entry of this remote (no token)."""
-        data = {"host": self.host, "remote": self.key, "phase": str(self.phase), "ok": self.ok,
-                "changed": self.changed, "objects": self.results}
-        for name in ("error", "recovery", "apply", "unwind", "by", "preview", "revert"):
+        data = {"host": self.host, "remote": self.key, "phase": str(self.phase), "ok": self.ok and not self.after_error,
+                "changed": self.changed or any(r.get("changed") for r in self.after_results),
+                "objects": self.results + self.after_results}
+        for name in ("error", "recovery", "apply", "unwind", "by", "preview", "revert", "after_error"):
             if getattr(self, name):
                 data[name] = getattr(self, name)
         if self.missing_privileges:

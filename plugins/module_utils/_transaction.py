@@ -28,6 +28,8 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils import _consistency a
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _privileges as privileges
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _revert as revert
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
+from ansible_collections.pvefleet.sdn.plugins.module_utils._after_apply import check_after, write_after
+from ansible_collections.pvefleet.sdn.plugins.module_utils._after_apply import label as after_label
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
@@ -150,6 +152,12 @@ def validate_offline(remotes: list[Remote]) -> None:
                 for option, rule in exc.errors.items():
                     rules.setdefault((obj.label, option, rule), []).append(remote.host)
         remote.objects = list(unique.values())
+        for after_kind, options in remote.after:
+            try:
+                check_after(after_kind, options)
+            except InvalidInput as exc:
+                for option, rule in exc.errors.items():
+                    rules.setdefault((after_label(after_kind, options), option, rule), []).append(remote.host)
     for (label, option, rule), hosts in rules.items():
         where = hosts[0] if len(hosts) == 1 else f"{len(hosts)} remotes ({_first_few(hosts)})"
         errors[f"{label}: {option}"] = f"{rule} (on {where})" if len(remotes) > 1 else rule
@@ -291,6 +299,9 @@ class FleetTransaction:
         await self._apply_all()
         if self.revert_journal is not None and not all(remote.ok for remote in self.remotes):
             await self._journalled(self._revert_committed())
+        following = [remote for remote in self.remotes if remote.ok and remote.after]
+        if following:
+            await self._phase("after apply", self._after_one, following)
 
     async def _revert_committed(self) -> None:
         """The apply failed somewhere: a second transaction, the inverse of this one, over the
@@ -323,6 +334,17 @@ class FleetTransaction:
         for remote in self.remotes:
             remote.revert = revert.outcome(remote, done.get(remote.host), moved.get(remote.host, []) or [],
                                            transaction=name)
+
+    async def _after_one(self, remote: Remote) -> None:
+        """The vnet IP mappings and firewalls of a remote that applied (or had nothing to apply)."""
+        try:
+            remote.after_results = await write_after(remote.client, remote.after)
+        except Exception as exc:  # noqa: BLE001 - that remote's failure, never the others'
+            remote.after_results = list(getattr(exc, "written", []))
+            text = _without_remote(exc, remote) if isinstance(exc, PveFleetError) else f"internal error: {exc!r}"
+            remote.after_error = f"{getattr(exc, 'label', 'after the apply')}: {text}"
+            remote.recovery = ("the SDN change is applied; what follows the apply (vnet firewalls, then IP mappings) "
+                               "stopped here, with what is listed under objects written: run the task again to finish")
 
     async def _end_plan_one(self, remote: Remote) -> None:
         remote.by = self.actor

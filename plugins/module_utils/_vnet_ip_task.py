@@ -19,6 +19,12 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils._errors import ApiErr
 
 # pve-mac-addr (pve-common JSONSchema.pm): a unicast MAC address.
 _MAC = re.compile(r"[a-f0-9][02468ace](?::[a-f0-9]{2}){5}", re.IGNORECASE)
+
+
+class NotRunning(InvalidInput):
+    """The vnet is not in the running configuration, where PVE looks the address's subnet up."""
+
+
 # The pve IPAM's status lists its entries only for zones with DHCP (Ipams.pm ipamindex).
 _READABLE_IPAM = "pve"
 
@@ -44,7 +50,16 @@ async def run_vnet_ip_task(client, params: dict, check_mode: bool) -> dict:
     address, mac = check_options(params)
     vnet = params["vnet"]
     path = f"/cluster/sdn/vnets/{urllib.parse.quote(vnet, safe='')}/ips"
-    zone = await _running_zone(client, vnet, params.get("zone"))
+    try:
+        zone = await _running_zone(client, vnet, params.get("zone"))
+    except NotRunning:
+        if not check_mode:
+            raise
+        # A check run before the apply that creates the vnet: what the write would do then.
+        wanted = params.get("state", "present") == "present"
+        return {**_done({"vnet": vnet, "zone": params.get("zone"), "ip": address, "ipam": None, "verified": False},
+                        "create" if wanted else "none", {}, {"ip": address, "mac": mac} if wanted else {}),
+                "warnings": [f"vnet {vnet!r} is not applied yet: its IPAM could not be read"]}
     ipam = zone.get("ipam")
     if not ipam:
         raise InvalidInput({"vnet": f"its zone {zone['zone']!r} has no IPAM: Proxmox VE accepts an IP mapping there "
@@ -95,7 +110,7 @@ async def _running_zone(client, vnet: str, zone_given: Optional[str]) -> dict:
         found = await client.get(f"/cluster/sdn/vnets/{urllib.parse.quote(vnet, safe='')}", params={"running": 1})
     except ApiError as error:
         if error.status in (400, 404, 500) and "does not exist" in error.message:
-            raise InvalidInput({"vnet": f"{vnet!r} is not in the running SDN configuration: create and apply it "
+            raise NotRunning({"vnet": f"{vnet!r} is not in the running SDN configuration: create and apply it "
                                         "(pvefleet.sdn.sdn_apply) before mapping IPs in it"}) from None
         raise
     zone_id = str((found or {}).get("zone") or "")

@@ -10,6 +10,9 @@ version_added: 1.0.0
 description:
   - Returns the remote's SDN zones, vnets, subnets, controllers, fabrics and their nodes, prefix lists and route maps
     in the chosen view, whether its SDN lock is held, and the objects an apply would change.
+  - Also its IPAM and DNS plugins (their secrets masked), the entries of the C(pve) IPAM (O(ipam_status)) and the
+    firewall of every applied vnet (O(firewall)). These are written at once by Proxmox VE, never pending, so they
+    are the same in every view.
   - With O(fabric_status), also what every node reports of each fabric it is in - its routes, neighbors and interfaces,
     as the node's FRR has them.
   - Fabrics need Proxmox VE 9, prefix lists and route maps 9.2; on an older remote their lists are empty.
@@ -41,6 +44,20 @@ options:
     type: bool
     default: true
     version_added: 1.1.0
+  ipam_status:
+    description:
+      - Read the entries of the C(pve) IPAM (C(GET /cluster/sdn/ipams/pve/status), one request; Proxmox VE lists them
+        only for zones with DHCP and has no such listing for other IPAM plugins).
+    type: bool
+    default: true
+    version_added: 1.2.0
+  firewall:
+    description:
+      - Read the firewall options and rules of every vnet in the running configuration (two requests per vnet;
+        Proxmox VE has no firewall for a vnet not applied yet).
+    type: bool
+    default: true
+    version_added: 1.2.0
 extends_documentation_fragment:
   - pvefleet.sdn.connection
   - pvefleet.sdn.attributes.action_group
@@ -152,6 +169,48 @@ fabric_status:
       description: Why the node's state could not be read.
       type: str
       returned: when the node did not answer
+ipams:
+  description:
+    - The IPAM plugins (C(ipam), C(type), C(url), C(section), ...), as Proxmox VE lists them.
+    - A C(token) is shown as C((secret)); Proxmox VE returns it as stored to anyone who may list the plugins.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.2.0
+dns_plugins:
+  description: The DNS plugins (C(dns), C(type), C(url), C(ttl), ...); a C(key) is shown as C((secret)).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.2.0
+ipam_status:
+  description:
+    - The entries of the C(pve) IPAM (C(zone), C(vnet), C(subnet), C(ip), C(mac), C(vmid), C(hostname), C(gateway)),
+      for the zones with DHCP; empty when O(ipam_status=false) or the remote has no C(pve) IPAM.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.2.0
+vnet_firewalls:
+  description: Per vnet of the running configuration, its firewall; empty when O(firewall=false).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 1.2.0
+  contains:
+    vnet:
+      description: The vnet.
+      type: str
+      returned: always
+    options:
+      description: The firewall options (C(enable), C(policy_forward), C(log_level_forward)) that are set.
+      type: dict
+      returned: always
+    rules:
+      description: The rules in order (C(pos), C(type), C(action), C(enable), C(source), C(dest), C(proto), ...).
+      type: list
+      elements: dict
+      returned: always
 lock:
   description: The SDN lock.
   returned: always

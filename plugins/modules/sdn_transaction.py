@@ -33,6 +33,9 @@ description:
     rollback; the result lists the remotes that failed, with their errors and what to check, apart from those that
     succeeded. A remote whose reload could not be followed to its end is reported V(apply_unknown), never rolled
     back.
+  - 7. after the apply, on every remote that applied (or had nothing to apply), writes the vnet firewalls and IP
+    mappings (O(vnet_firewalls), O(vnet_ips)), which Proxmox VE keeps outside the SDN lock and its pending
+    configuration.
   - Remotes with nothing pending are not applied; their lock is released. A second run with the same options
     changes nothing.
   - SIGINT or SIGTERM before applying rolls back and releases every remote locked so far.
@@ -114,11 +117,31 @@ options:
     type: list
     elements: dict
     default: []
+  vnet_firewalls:
+    description:
+      - Vnet firewalls for every remote, each a dict of M(pvefleet.sdn.sdn_vnet_firewall) options.
+      - Not covered by the SDN lock (Proxmox VE's firewall endpoints take no lock token, write at once and need the
+        vnet applied) - written after the apply, on every remote that applied or had nothing to apply, and never
+        rolled back. A failure there fails that remote, with what was written and how to finish; its SDN change stays
+        applied. Checked against the module's rules before anything is sent; not written in O(mode=plan) or check mode.
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.2.0
+  vnet_ips:
+    description:
+      - Vnet IP mappings for every remote, each a dict of M(pvefleet.sdn.sdn_vnet_ip) options.
+      - Like O(vnet_firewalls) - written after the apply (after the firewalls), outside the lock, never rolled back.
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.2.0
   remote_objects:
     description:
       - Objects for single remotes, keyed by inventory host; each value a dict with the keys C(ipams),
-        C(dns_plugins), C(prefix_lists), C(route_maps), C(fabrics), C(fabric_nodes), C(controllers), C(zones), C(vnets) and C(subnets), added to the
-        objects for every remote (a fabric node's addresses differ from remote to remote, for instance).
+        C(dns_plugins), C(prefix_lists), C(route_maps), C(fabrics), C(fabric_nodes), C(controllers), C(zones),
+        C(vnets), C(subnets), C(vnet_firewalls) and C(vnet_ips), added to the objects for every remote (a fabric
+        node's addresses differ from remote to remote, for instance).
       - Every key must be a remote of the transaction. An object given twice (here and for every remote) must be
         given alike.
     type: dict

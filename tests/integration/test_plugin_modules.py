@@ -9,6 +9,7 @@ import json
 
 import pytest
 from playbook import run_playbook
+from test_recovery import kill_run, playbook_file, start_killable_run, wait_until
 
 WRITES = ("POST", "PUT", "DELETE")
 NETBOX_TOKEN = "nb-0123456789abcdef"
@@ -191,3 +192,28 @@ def test_a_transaction_that_rolls_back_undoes_its_plugin_writes(remotes, invento
         assert not state["lock"]["held"] and not state["has_pending_changes"], remote.name
     for secret in (NETBOX_TOKEN, "pdns-other-0002", PDNS_KEY, "php-t0ken"):
         assert secret not in run.output and secret not in json.dumps(run.results), secret
+
+
+def test_recovery_after_a_killed_run_undoes_its_plugin_writes(remotes, inventory, tmp_path):
+    """A controller killed after writing plugins under the lock: the recovery playbook undoes them from the
+    journal (created deleted, updated restored) and releases every remote."""
+    setup = run_playbook(play([task("dns", "sdn_dns", dns="pdns", url="http://192.0.2.10:8081", key=PDNS_KEY)],
+                              hosts="remotes"), inventory, tmp_path / "setup")
+    assert setup.rc == 0, setup.output
+    before = {r.name: (r.control.state()["ipams"], r.control.state()["dns"]) for r in remotes}
+    journal_dir = tmp_path / "journal"
+    changes = [NETBOX, with_options(POWERDNS, ttl=60, key="pdns-other-0003")]
+    proc = start_killable_run(inventory, tmp_path / "run", journal_dir, changes=changes)
+    wait_until(lambda: all(r.control.state()["dns"]["pdns"].get("ttl") == 60 for r in remotes))
+    kill_run(proc, journal_dir)
+    assert all(r.control.state()["lock"]["held"] and "netbox" in r.control.state()["ipams"] for r in remotes)
+
+    run = run_playbook(playbook_file("recover.yml"), inventory, tmp_path / "recover",
+                       env={"PVEFLEET_SDN_JOURNAL_DIR": str(journal_dir)})
+    assert run.rc == 0, run.output
+    for remote in remotes:
+        state = remote.control.state()
+        assert (state["ipams"], state["dns"]) == before[remote.name], remote.name
+        assert not state["lock"]["held"], remote.name
+    for secret in (NETBOX_TOKEN, PDNS_KEY, "pdns-other-0003"):
+        assert secret not in run.output

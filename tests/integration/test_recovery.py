@@ -31,12 +31,16 @@ def test_evpn_playbook_creates_zone_and_vnet_everywhere(remotes, inventory, tmp_
     assert_clean(remotes, applied=True)
 
 
-def start_killable_run(inventory, tmp_path, journal_dir) -> subprocess.Popen:
+ZONE_CHANGE = ({"name": "zone", "pvefleet.sdn.sdn_zone": {"zone": "simple1", "type": "simple"}},)
+
+
+def start_killable_run(inventory, tmp_path, journal_dir, changes=ZONE_CHANGE) -> subprocess.Popen:
+    """A task-by-task transaction that makes `changes`, then waits to be killed before its apply."""
     play = [{"name": "t", "hosts": "remotes", "gather_facts": False, "tasks": [{
         "name": "transaction", "any_errors_fatal": True,
         "block": [
             {"name": "lock", "pvefleet.sdn.sdn_lock": {"state": "locked"}},
-            {"name": "zone", "pvefleet.sdn.sdn_zone": {"zone": "simple1", "type": "simple"}},
+            *changes,
             {"name": "wait", "ansible.builtin.pause": {"seconds": 120}},
             {"name": "apply", "pvefleet.sdn.sdn_apply": {}}],
         "rescue": [{"name": "rollback", "pvefleet.sdn.sdn_lock": {"state": "rolled_back"}}]}]}]

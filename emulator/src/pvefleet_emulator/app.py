@@ -20,7 +20,20 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from pvefleet_emulator import access, access_api, control_api, fabrics_api, ips_api, node_status_api, nodes_api, routes, routing_policy_api, schema, sdn_api
+from pvefleet_emulator import (
+    access,
+    access_api,
+    control_api,
+    fabrics_api,
+    firewall_api,
+    ips_api,
+    node_status_api,
+    nodes_api,
+    routes,
+    routing_policy_api,
+    schema,
+    sdn_api,
+)
 from pvefleet_emulator.errors import ApiError, ParamError
 from pvefleet_emulator.remote import Remote
 from pvefleet_emulator.request_log import LoggedRequest
@@ -29,7 +42,7 @@ MAX_BODY = 512 * 1024
 API_PREFIX = "/api2/json"
 FORM_SEPARATORS = re.compile(r"[&;]")
 # importing these registers their routes
-_REGISTERED = (access_api, nodes_api, node_status_api, sdn_api, routing_policy_api, fabrics_api, ips_api)
+_REGISTERED = (access_api, nodes_api, node_status_api, sdn_api, routing_policy_api, fabrics_api, ips_api, firewall_api)
 HANG_POLL_SECONDS = 0.1
 KEEPALIVE_IDLE_SECONDS = 5.0  # pveproxy closes a kept-alive connection after about 5 s idle (§2.4)
 SHUTDOWN_SECONDS = 60.0  # how long a stop waits for requests in progress (aiohttp's default)

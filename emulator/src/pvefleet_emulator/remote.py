@@ -11,6 +11,7 @@ from pvefleet_emulator import auth
 from pvefleet_emulator.access import AccessConfig, AccessSetup, apply_setup, start_config
 from pvefleet_emulator.certs import ensure_certificate, fingerprint
 from pvefleet_emulator.faults import Faults
+from pvefleet_emulator.firewall import VnetFirewallFiles, sdn_ipsets
 from pvefleet_emulator.ipam import MAC_CACHE_FILE, STATE_FILE, IpamDb, MacCache
 from pvefleet_emulator.lock import new_token
 from pvefleet_emulator.net import ConnectionCounts
@@ -65,6 +66,8 @@ class Remote:
         # The pve IPAM's state file and the MAC cache (ipam.py), outside the pending model.
         self.ipam = IpamDb(self.files.load_json(STATE_FILE))
         self.mac_cache = MacCache(self.files.load_json(MAC_CACHE_FILE))
+        # The vnets' firewall files (firewall.py), outside the pending model, written at once.
+        self.firewalls = VnetFirewallFiles(self.files.sdn / "firewall")
         self.tasks = TaskBook(self.nodes)
         self.tasks.load(self.files.load_json("tasks.json") or [], time.time())
         self.faults = Faults(latency_ms=settings.latency_ms)
@@ -121,14 +124,15 @@ class Remote:
         self.files.remove_json("priv/access.json")
 
     def reset(self, *, access: bool = False) -> None:
-        """An empty SDN configuration, never applied, no lock, no tasks, an empty request log, the
-        connection counts from 0 (but for those open; faults stay as they are); with `access`,
-        the access configuration it started with too (else it is kept)."""
+        """An empty SDN configuration, never applied, no lock, no vnet firewall files, no tasks, an
+        empty request log, the connection counts from 0 (but for those open; faults stay as they
+        are); with `access`, the access configuration it started with too (else it is kept)."""
         if access:
             self.reset_access()
         self.config = SdnConfig()
         self.ipam = IpamDb()
         self.mac_cache = MacCache()
+        self.firewalls.clear()
         self.tasks.clear()
         self.issued_lock_tokens.clear()
         self.requests.clear()
@@ -163,6 +167,8 @@ class Remote:
                       for task in sorted(self.tasks.tasks.values(), key=lambda t: t.start)],
             "ipam_db": self.ipam.to_dict(),  # sdn/pve-ipam-state.json as PVE keeps it
             "mac_cache": self.mac_cache.to_dict(),
+            # sdn/firewall/<vnet>.fw parsed: {vnet: {"options": {...}, "rules": [...]}} (firewall.py)
+            "vnet_firewalls": self.firewalls.describe(sdn_ipsets(cfg.running_ids("vnets"))),
             "faults": self.faults.describe(),
             "connections": self.connections.describe(),
             "requests_answered": self.requests.answered,

@@ -99,6 +99,8 @@ class PowerDns(_Plugin):
 IpamModel = Union[PveIpam, NetboxIpam, PhpIpam]
 IPAM_TYPES: Mapping[str, type[_Ipam]] = {"netbox": NetboxIpam, "phpipam": PhpIpam, "pve": PveIpam}
 DNS_TYPES: Mapping[str, type[_Plugin]] = {"powerdns": PowerDns}
+# Every plugin option that holds a secret.
+SECRET_OPTIONS = frozenset().union(*(model.SECRETS for model in (*IPAM_TYPES.values(), *DNS_TYPES.values())))
 
 _adapters: dict[str, Any] = {}
 

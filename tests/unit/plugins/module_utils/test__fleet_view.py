@@ -341,7 +341,7 @@ def test_read_remote_reads_every_nodes_status_and_keeps_a_failed_read_as_the_nod
     answers["/cluster/sdn/zones"] = []
     client = FakeClient(answers)
     read = asyncio.run(fv.read_remote(client, fabric_status=False, check_mode=True))
-    assert fake_info == [({"view": "pending", "fabric_status": False}, True)]
+    assert fake_info == [({"view": "pending", "fabric_status": False, "ipam_status": False, "firewall": False}, True)]
     assert read["version"] == "9.2.11" and "changed" not in read and "view" not in read
     assert list(read["nodes"]) == ["pve1", "pve2", "pve3"]
     pve1 = read["nodes"]["pve1"]

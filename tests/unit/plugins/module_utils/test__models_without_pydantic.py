@@ -14,7 +14,8 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils import _deps
 # (.build/collections for pytest, ansible-test's copy for `ansible-test units`).
 COLLECTIONS = Path(_deps.__file__).parents[5]
 MODULES = ["_models._wire", "_models._input_errors", "_models._zones", "_models._vnets",
-           "_models._subnets", "_models._controllers", "_models._compare", "_resource"]
+           "_models._subnets", "_models._controllers", "_models._compare", "_models._plugins",
+           "_models._firewall", "_firewall_plan", "_resource"]
 
 SCRIPT = f"""
 import importlib, sys
