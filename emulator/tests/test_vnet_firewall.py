@@ -153,7 +153,7 @@ def test_delete_and_positions_out_of_range(c, remote, emulator):
     for answer in (c.get(FW + "/rules/3"), c.put(FW + "/rules/3", data={"comment": "x"}), c.delete(FW + "/rules/3")):
         assert refused(answer, 500) == "no rule at position 3\n"
     assert refused(c.get(FW + "/rules/x")) == {"pos": "type check ('integer') failed - got 'x'"}
-    for _ in range(3):
+    for _rule in range(3):
         ok(c.delete(FW + "/rules/0"))
     assert rules(c) == []
     # An empty config has no file (save_vnetfw_conf unlinks it).

@@ -115,9 +115,9 @@ async def _read(client, base: str, vnet: str) -> tuple[dict, list]:
         options, rules = await asyncio.gather(client.get(f"{base}/options"), client.get(f"{base}/rules"))
     except ApiError as error:
         if "invalid vnet" in error.message:
-            raise NotRunning({"vnet": f"{vnet!r} is not in the running SDN configuration (Proxmox VE has a firewall "
-                                        "only for applied vnets): create and apply it (pvefleet.sdn.sdn_apply) "
-                                        "first"}) from None
+            raise NotRunning({"vnet": f"{vnet!r} is not in the running SDN configuration (Proxmox VE has a "
+                                      "firewall only for applied vnets): create and apply it (pvefleet.sdn.sdn_apply) "
+                                      "first"}) from None
         raise
     return options or {}, rules or []
 

@@ -57,8 +57,9 @@ _OBJECT_KINDS = (("controllers", "controller"), ("zones", "zone"), ("vnets", "vn
 async def read_remote(client, *, fabric_status: bool = True, node_status: bool = True, check_mode: bool = False) -> dict:
     """One remote: its version, objects, lock and pending changes, and every node's status."""
     version = await client.get("/version")  # first alone: an unreachable remote fails once, at once
-    info, nodes = await _all(run_info_task(client, {"view": "pending", "fabric_status": fabric_status, "ipam_status": False,
-                                                   "firewall": False}, check_mode),
+    # The fleet view leaves out the per-vnet firewall reads and the IPAM's entries: many remotes, many vnets.
+    params = {"view": "pending", "fabric_status": fabric_status, "ipam_status": False, "firewall": False}
+    info, nodes = await _all(run_info_task(client, params, check_mode),
                              client.get("/nodes"))
     entry = {key: value for key, value in info.items() if key not in ("changed", "view")}
     entry["version"] = (version or {}).get("version")

@@ -125,4 +125,17 @@ class Remote:
                 data[name] = getattr(self, name)
         if self.missing_privileges:
             data["missing_privileges"] = [f"{priv} on {path}" for path, priv in self.missing_privileges]
+        outside = self.outside_rollback()
+        if outside:
+            data["outside_rollback"] = outside
         return data
+
+    def outside_rollback(self) -> list[str]:
+        """The writes of this remote that PVE's rollback does not undo, and what stands in for it: said
+        in every result, the plan's too."""
+        undone = [f"{result['kind']} {result.get('id')}: written at once, undone by a compensating write if the "
+                  "transaction rolls back" for result in self.results
+                  if result.get("changed") and getattr(KINDS.get(result["kind"]), "immediate", False)]
+        return undone + [f"{kind.replace('_', ' ')} {options.get('vnet')}"
+                         f"{'/' + str(options['ip']) if options.get('ip') else ''}: written after the apply, "
+                         "outside the SDN lock; never rolled back" for kind, options in self.after]

@@ -510,6 +510,14 @@ class FleetTransaction:
             kind = KINDS[obj.kind]
             needed.update(privileges.for_change(obj.kind, result["action"], str(obj.options.get(kind.id_option)),
                                                 zone=zone, parent=obj.options.get(kind.parent) if kind.parent else None))
+        # After the apply: a vnet's firewall and IP mappings are checked on its zone's path (pve-firewall
+        # Vnet.pm, Ips.pm), known here when this transaction or the item names the zone.
+        zones = {str(obj.options.get("vnet")): obj.options["zone"] for obj in remote.objects
+                 if obj.kind == "vnet" and obj.options.get("zone")}
+        for _kind, options in remote.after:
+            zone = options.get("zone") or zones.get(str(options.get("vnet")))
+            if zone:
+                needed.add((f"/sdn/zones/{zone}/{options['vnet']}", privileges.ALLOCATE))
         return needed
 
     async def _prepare_one(self, remote: Remote) -> None:

@@ -111,7 +111,7 @@ async def _running_zone(client, vnet: str, zone_given: Optional[str]) -> dict:
     except ApiError as error:
         if error.status in (400, 404, 500) and "does not exist" in error.message:
             raise NotRunning({"vnet": f"{vnet!r} is not in the running SDN configuration: create and apply it "
-                                        "(pvefleet.sdn.sdn_apply) before mapping IPs in it"}) from None
+                                      "(pvefleet.sdn.sdn_apply) before mapping IPs in it"}) from None
         raise
     zone_id = str((found or {}).get("zone") or "")
     if zone_given and zone_given != zone_id:

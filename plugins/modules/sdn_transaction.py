@@ -416,6 +416,9 @@ failed_remotes:
   description:
     - The remotes that did not succeed, sorted by host, each with C(host), C(remote), C(phase), C(error),
       C(recovery) (what to do when something is left locked or pending), C(objects), C(apply) and C(unwind).
+    - C(outside_rollback) lists the writes of that remote that Proxmox VE's rollback does not undo (IPAM and DNS
+      plugins, undone by compensating writes; vnet firewalls and IP mappings, written after the apply), in check
+      mode too; C(after_error) says why the writes after the apply stopped.
   returned: always
   type: list
   elements: dict

@@ -107,3 +107,35 @@ def test_the_tenant_playbook_in_check_mode_before_anything_exists_writes_nothing
         # The lock probe (a release without token, which changes nothing when no lock is held) aside.
         assert not [r for r in remote.control.requests() if r["method"] in ("POST", "PUT", "DELETE")
                     and r["path"] != "/cluster/sdn/lock"], remote.name
+
+
+def test_sdn_info_lists_plugins_masked_the_ipam_entries_and_the_firewalls(remotes, inventory, tmp_path):
+    run = run_playbook(playbook_file("tenant_ipam_firewall.yml"), inventory, tmp_path / "1")
+    assert run.rc == 0, run.output
+    plays = [{"name": "info", "hosts": "remote001", "gather_facts": False, "tasks": [
+        {"name": "ipam", "pvefleet.sdn.sdn_ipam": {"ipam": "netbox", "type": "netbox", "url": "https://nb/api",
+                                                   "token": "nb-secret-0042"}},
+        {"name": "info", "pvefleet.sdn.sdn_info": {}}]}]
+    info = run_playbook(plays, inventory, tmp_path / "2")
+    assert info.rc == 0, info.output
+    result = info.one("info", "remote001")["result"]
+    assert {"ipam": "netbox", "type": "netbox", "url": "https://nb/api", "token": "(secret)"} in result["ipams"]
+    assert "nb-secret-0042" not in json.dumps(info.results) and "nb-secret-0042" not in info.output
+    entries = {(e["vnet"], e["ip"]): e for e in result["ipam_status"]}
+    assert entries[("tenant1", "10.20.0.10")]["mac"] == MAC and entries[("tenant1", "10.20.0.1")].get("gateway")
+    firewall = {f["vnet"]: f for f in result["vnet_firewalls"]}["tenant1"]
+    assert firewall["options"]["policy_forward"] == "DROP"
+    assert [r["comment"] for r in firewall["rules"]] == ["ssh from the bastion", "https"]
+    assert [r["pos"] for r in firewall["rules"]] == [0, 1]
+
+
+def test_the_plan_says_what_the_rollback_does_not_cover(remotes, inventory, tmp_path):
+    objects = {"ipams": [{"ipam": "netbox", "type": "netbox", "url": "https://nb/api", "token": "nb-0001"}],
+               "vnet_firewalls": [FIREWALL], "vnet_ips": [{"vnet": "v1", "ip": "10.0.0.5", "mac": "bc:24:11:00:00:05"}]}
+    run = run_playbook(fleet(**objects), inventory, tmp_path, check=True)
+    assert run.rc == 0, run.output
+    entry = {e["host"]: e for e in run.one("fleet", "remote001")["result"]["succeeded_remotes"]}["remote002"]
+    assert entry["outside_rollback"] == [
+        "ipam netbox: written at once, undone by a compensating write if the transaction rolls back",
+        "vnet firewall v1: written after the apply, outside the SDN lock; never rolled back",
+        "vnet ip v1/10.0.0.5: written after the apply, outside the SDN lock; never rolled back"], entry

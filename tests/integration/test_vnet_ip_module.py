@@ -22,8 +22,8 @@ def mapping(name="map", **options) -> dict:
 def layout(zone: dict, apply: bool = True) -> list[dict]:
     tasks = [{"name": "zone", "pvefleet.sdn.sdn_zone": {"zone": "z1", "type": "simple", **zone}},
              {"name": "vnet", "pvefleet.sdn.sdn_vnet": {"vnet": "v1", "zone": "z1"}},
-             {"name": "subnet", "pvefleet.sdn.sdn_subnet": {"vnet": "v1", "subnet": "10.10.0.0/24",
-                                                           "gateway": "10.10.0.1"}}]
+             {"name": "subnet",
+              "pvefleet.sdn.sdn_subnet": {"vnet": "v1", "subnet": "10.10.0.0/24", "gateway": "10.10.0.1"}}]
     return tasks + ([{"name": "apply", "pvefleet.sdn.sdn_apply": {}}] if apply else [])
 
 
