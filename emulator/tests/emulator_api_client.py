@@ -36,3 +36,11 @@ def wait_task(c: httpx.Client, upid: str) -> None:
 def apply(c: httpx.Client) -> None:
     """Apply, and wait for the reload task (the nodes' reloads run inside it)."""
     wait_task(c, ok(c.put("/cluster/sdn")))
+
+
+def fresh(emulator, name: str = "remote001"):
+    """One remote of a test module's emulator, without faults, with the SDN and access configuration it started with."""
+    info = emulator.remotes[name]
+    info.control.clear_faults()
+    info.control.reset(access=True)
+    return info

@@ -19,6 +19,7 @@ from importlib import resources
 import httpx
 import pytest
 import yaml
+from emulator_api_client import fresh
 
 from pvefleet_emulator.control import ControlError
 from pvefleet_emulator.testing import EmulatorProcess
@@ -55,10 +56,7 @@ def emulator(tmp_path_factory):
 
 @pytest.fixture
 def remote(emulator):
-    info = emulator.remotes["remote001"]
-    info.control.clear_faults()
-    info.control.reset(access=True)
-    return info
+    return fresh(emulator)
 
 
 def client(info, authorization: str | None = None, *, headers: dict | None = None, **kwargs) -> httpx.Client:

@@ -10,7 +10,7 @@ import json
 
 import httpx
 import pytest
-from emulator_api_client import apply, client, ok, refused
+from emulator_api_client import apply, client, fresh, ok, refused
 
 from pvefleet_emulator.testing import EmulatorProcess
 
@@ -28,10 +28,7 @@ def emulator(tmp_path_factory):
 
 @pytest.fixture
 def remote(emulator):
-    info = emulator.remotes["remote001"]
-    info.control.clear_faults()
-    info.control.reset(access=True)
-    return info
+    return fresh(emulator)
 
 
 def layout(c: httpx.Client) -> None:

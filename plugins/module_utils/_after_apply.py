@@ -54,16 +54,22 @@ def label(kind: str, options: dict) -> str:
     return f"{kind.replace('_', ' ')} {item_id(kind, options)}"
 
 
+class AfterApplyFailed(Exception):
+    """An item failed: `label` names it, `cause` is its error, `written` the results of the items before it."""
+
+    def __init__(self, label: str, cause: Exception, written: list[dict]):
+        super().__init__(f"{label}: {cause}")
+        self.label, self.cause, self.written = label, cause, written
+
+
 async def write_after(client, items: list[tuple[str, dict]]) -> list[dict]:
-    """Each item, in order, as its module would (not in check mode). Raises on the first failure,
-    with the results so far in `written` of the exception."""
+    """Each item, in the order given (firewalls, then IP mappings), as its module would; stops at the
+    first failure (AfterApplyFailed)."""
     results: list[dict] = []
-    for kind, options in sorted(items, key=lambda item: list(AFTER_KINDS).index(item[0])):
+    for kind, options in items:
         try:
             result = await AFTER_KINDS[kind].run(client, options, False)
-        except Exception as exc:
-            exc.written = results  # type: ignore[attr-defined]
-            exc.label = label(kind, options)  # type: ignore[attr-defined]
-            raise
+        except Exception as exc:  # noqa: BLE001 - reported with the item, whatever it is
+            raise AfterApplyFailed(label(kind, options), exc, results) from exc
         results.append({"kind": kind, "id": item_id(kind, options), **result})
     return results

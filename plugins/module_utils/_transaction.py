@@ -28,7 +28,11 @@ from ansible_collections.pvefleet.sdn.plugins.module_utils import _consistency a
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _privileges as privileges
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _revert as revert
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _steps as steps
-from ansible_collections.pvefleet.sdn.plugins.module_utils._after_apply import check_after, write_after
+from ansible_collections.pvefleet.sdn.plugins.module_utils._after_apply import (
+    AfterApplyFailed,
+    check_after,
+    write_after,
+)
 from ansible_collections.pvefleet.sdn.plugins.module_utils._after_apply import label as after_label
 from ansible_collections.pvefleet.sdn.plugins.module_utils._apply import pending_objects
 from ansible_collections.pvefleet.sdn.plugins.module_utils._client import PveClient
@@ -339,10 +343,10 @@ class FleetTransaction:
         """The vnet IP mappings and firewalls of a remote that applied (or had nothing to apply)."""
         try:
             remote.after_results = await write_after(remote.client, remote.after)
-        except Exception as exc:  # noqa: BLE001 - that remote's failure, never the others'
-            remote.after_results = list(getattr(exc, "written", []))
-            text = _without_remote(exc, remote) if isinstance(exc, PveFleetError) else f"internal error: {exc!r}"
-            remote.after_error = f"{getattr(exc, 'label', 'after the apply')}: {text}"
+        except AfterApplyFailed as exc:
+            cause = exc.cause
+            text = _without_remote(cause, remote) if isinstance(cause, PveFleetError) else f"internal error: {cause!r}"
+            remote.after_results, remote.after_error = exc.written, f"{exc.label}: {text}"
             remote.recovery = ("the SDN change is applied; what follows the apply (vnet firewalls, then IP mappings) "
                                "stopped here, with what is listed under objects written: run the task again to finish")
 

@@ -23,6 +23,7 @@ import pytest
 from inprocess import Step, run_block
 
 from ansible_collections.pvefleet.sdn.plugins.action.sdn_fabric import ActionModule as FabricAction
+from ansible_collections.pvefleet.sdn.plugins.action.sdn_ipam import ActionModule as IpamAction
 from ansible_collections.pvefleet.sdn.plugins.action.sdn_route_map import ActionModule as RouteMapAction
 from ansible_collections.pvefleet.sdn.plugins.module_utils import _http
 from ansible_collections.pvefleet.sdn.plugins.module_utils._connection import ConnectionSettings
@@ -39,10 +40,12 @@ VNET = {"vnet": "vnet1", "zone": "evpn1", "tag": 11000}
 # a route map of one entry, and a fabric (the scenario matrix has their prefix list and node too).
 ROUTE_MAP = {"route_map": "evpn-in", "entries": [{"order": 10, "action": "permit"}]}
 FABRIC = {"fabric": "underlay", "protocol": "openfabric", "ip_prefix": "10.255.0.0/16"}
+# An IPAM plugin: PVE writes it at once, outside its rollback, so a rollback must undo it itself.
+IPAM = {"ipam": "netbox", "type": "netbox", "url": "https://netbox.example/api", "token": "nb-campaign-0001"}
 # (kind, options, step) in the transaction's order: what an object names comes before it.
-OBJECTS = (("route_map", ROUTE_MAP, "sdn_route_map"), ("fabric", FABRIC, "sdn_fabric"),
+OBJECTS = (("ipam", IPAM, "sdn_ipam"), ("route_map", ROUTE_MAP, "sdn_route_map"), ("fabric", FABRIC, "sdn_fabric"),
            ("controller", CONTROLLER, "sdn_controller"), ("zone", ZONE, "sdn_zone"), ("vnet", VNET, "sdn_vnet"))
-inprocess.ACTIONS.update({"sdn_route_map": RouteMapAction, "sdn_fabric": FabricAction})
+inprocess.ACTIONS.update({"sdn_route_map": RouteMapAction, "sdn_fabric": FabricAction, "sdn_ipam": IpamAction})
 # Short enough that a request whose answer never comes costs little; long enough for the emulator.
 TIMEOUT = 0.5
 FAULTS = {
@@ -144,7 +147,7 @@ def remote_state(info) -> str:
     state = info.control.state()
     running, fabrics = state["running"], state["fabrics"]
     ours = ("evpnctl" in running["controllers"], "evpn1" in running["zones"], "vnet1" in running["vnets"],
-            "evpn-in_10" in running["route-maps"], "underlay" in fabrics["running"])
+            "evpn-in_10" in running["route-maps"], "underlay" in fabrics["running"], "netbox" in state["ipams"])
     if state["lock"]["held"]:
         return "locked"
     # has_pending_changes leaves fabrics out (as PVE's does): compare fabrics.cfg with its running copy.

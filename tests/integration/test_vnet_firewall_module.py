@@ -77,6 +77,13 @@ def test_options_and_rules_then_a_rerun_changes_nothing(applied, inventory, tmp_
     assert not again["changed"] and again["requests"] == [], again
     assert writes(remote) == []
 
+    # Options alone: the rules are not managed, and stay as they are.
+    rules = state_of(remote)["rules"]
+    run = run_playbook(play([firewall(enable=False)]), inventory, tmp_path / "3")
+    assert run.rc == 0, run.output
+    assert run.one("fw", "remote001")["result"]["changed"]
+    assert state_of(remote)["options"]["enable"] == 0 and state_of(remote)["rules"] == rules
+
 
 # (start, declared, exclusive, match, the list after, the most rule moves allowed)
 ORDERING = {
@@ -87,6 +94,7 @@ ORDERING = {
     "delete one": ([A, B, C, D], [A, C, D], True, "comment", ["a", "c", "d"], 0),
     "reverse": ([A, B, C, D], [D, C, B, A], True, "comment", ["d", "c", "b", "a"], 3),
     "replace all": ([A, B], [C, D], True, "comment", ["c", "d"], 2),
+    "an empty list removes them all": ([A, B, C], [], True, "comment", [], 0),
     "not exclusive keeps the others": ([A, B, C], [C, E], False, "comment", ["a", "b", "c", "e"], 1),
     # d, the first declared, goes to the top; a, not declared, stays where it is among the others
     "not exclusive reorders only its own": ([A, B, C, D], [D, B], False, "comment", ["d", "a", "b", "c"], 1),
